@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto';
+
+// Identifiers are a two-letter prefix and 128 random bits as lowercase hex: unguessable,
+// never sequential (the contract's table of identifiers).
+const SID = /^(AC|SK|ME|AP)[0-9a-f]{32}$/;
+
+export type SidPrefix = 'AC' | 'SK' | 'ME' | 'AP';
+
+export function newSid(prefix: SidPrefix): string {
+  return prefix + randomBytes(16).toString('hex');
+}
+
+/** A 128-bit secret (auth token or key secret), 32 lowercase hex characters. */
+export function newSecret(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function isSid(value: string, prefix: SidPrefix): boolean {
+  return value.length === 34 && value.startsWith(prefix) && SID.test(value);
+}

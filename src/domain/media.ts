@@ -1,0 +1,196 @@
+import type { Readable } from 'node:stream';
+import { withTransaction, type Db } from '../db/pool.js';
+import {
+  deleteMedia as deleteMediaRow,
+  findMedia,
+  insertMedia,
+  listMedia as listMediaRows,
+  type MediaKind,
+  type MediaRow,
+} from '../db/queries/media.js';
+import type { SignedMethod, Store } from '../storage/store.js';
+import { attachmentDisposition } from './content-disposition.js';
+import type { Principal } from './credentials.js';
+import { Forbidden, InvalidCredentials, InvalidRequest, MediaNotFound, NotFound } from './errors.js';
+import { isSid, newSid } from './ids.js';
+import { MEDIA_KINDS } from './protection.js';
+
+export interface MediaDeps {
+  db: Db;
+  store: Store;
+  mediaMaxBytes: number;
+  mediaUrlTtlSeconds: number;
+  clock: () => Date;
+}
+
+export function parseKind(value: unknown): MediaKind {
+  if (typeof value === 'string' && (MEDIA_KINDS as readonly string[]).includes(value)) return value as MediaKind;
+  throw new InvalidRequest(`kind must be one of ${MEDIA_KINDS.join(', ')}`);
+}
+
+// A media type as RFC 9110 writes it, parameters included; anything else is refused
+// rather than handed to the object store as the header it will serve.
+const CONTENT_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\\\u0000-\u001f]*"|[A-Za-z0-9!#$&^_.+-]+))*$/;
+
+export function parseContentType(value: string | undefined): string {
+  if (value === undefined || value.trim() === '') return 'application/octet-stream';
+  const trimmed = value.trim();
+  if (trimmed.length > 255 || !CONTENT_TYPE.test(trimmed)) throw new InvalidRequest('Content-Type is not a valid media type');
+  return trimmed;
+}
+
+export function parseFilename(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string') throw new InvalidRequest('filename must be given once');
+  // Keep only the last path segment: a name, never a path.
+  const name = value.split(/[/\\]/).pop()!.trim();
+  // eslint-disable-next-line no-control-regex
+  if (name.length === 0 || name.length > 255 || /[\u0000-\u001f\u007f]/.test(name) || name === '.' || name === '..') {
+    throw new InvalidRequest('filename must be 1 to 255 printable characters');
+  }
+  return name;
+}
+
+export interface UploadInput {
+  accountSid: string;
+  kind: MediaKind;
+  filename: string | null;
+  contentType: string;
+  applicationId: string | null;
+  body: Readable;
+}
+
+/**
+ * Streams the bytes to the store under their final key, then inserts the row: a row
+ * only ever names a fully stored object. If the row cannot be written the object is
+ * removed again (and `mediagate gc` collects what a crash in between leaves behind).
+ */
+export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<MediaRow> {
+  const sid = newSid('ME');
+  const objectKey = `${input.accountSid}/${sid}`;
+  const stored = await deps.store.put(objectKey, input.body, input.contentType, deps.mediaMaxBytes);
+  const discard = () => deps.store.delete(objectKey).catch(() => undefined);
+  if (stored.sizeBytes === 0) {
+    await discard();
+    throw new InvalidRequest('the body is empty');
+  }
+  let row: MediaRow | undefined;
+  try {
+    row = await insertMedia(deps.db, {
+      sid,
+      accountSid: input.accountSid,
+      kind: input.kind,
+      contentType: input.contentType,
+      sizeBytes: stored.sizeBytes,
+      sha256: stored.sha256,
+      filename: input.filename,
+      objectKey,
+      applicationId: input.applicationId,
+    });
+  } catch (err) {
+    await discard();
+    throw err;
+  }
+  if (!row) {
+    await discard();
+    throw new NotFound('no such account');
+  }
+  return row;
+}
+
+export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string): Promise<MediaRow> {
+  if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
+  const row = await findMedia(deps.db, accountSid, mediaSid);
+  if (!row) throw new MediaNotFound();
+  return row;
+}
+
+export interface RedirectInput {
+  accountSid: string;
+  mediaSid: string;
+  /** undefined: anonymous; otherwise already checked to belong to accountSid */
+  principal: Principal | undefined;
+  method: SignedMethod;
+  attachment: boolean;
+}
+
+/** Steps 3 to 5 of the contract's decision order for a media URL. */
+export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput): Promise<string> {
+  const media = await getMedia(deps, input.accountSid, input.mediaSid);
+  if (media.requires_auth && !input.principal) {
+    throw new InvalidCredentials('this media requires credentials');
+  }
+  if (
+    input.principal?.type === 'application' &&
+    media.application_id !== null &&
+    input.principal.credentialSid !== media.application_id
+  ) {
+    throw new Forbidden('this media belongs to another application');
+  }
+  return deps.store.signUrl({
+    key: media.object_key,
+    method: input.method,
+    contentType: media.content_type,
+    contentDisposition: input.attachment ? attachmentDisposition(media.filename ?? media.sid) : undefined,
+    signedAt: deps.clock(),
+    ttlSeconds: deps.mediaUrlTtlSeconds,
+  });
+}
+
+export interface ListInput {
+  accountSid: string;
+  kind: MediaKind | undefined;
+  pageSize: number;
+  pageToken: string | undefined;
+}
+
+export async function listMedia(
+  deps: Pick<MediaDeps, 'db'>,
+  input: ListInput,
+): Promise<{ media: MediaRow[]; nextPageToken: string | null }> {
+  const after = input.pageToken === undefined ? undefined : decodePageToken(input.pageToken);
+  // One row more than asked tells whether another page exists.
+  const rows = await listMediaRows(deps.db, input.accountSid, input.kind, after, input.pageSize + 1);
+  const page = rows.slice(0, input.pageSize);
+  const last = page[page.length - 1];
+  const nextPageToken =
+    rows.length > input.pageSize && last ? encodePageToken({ createdAt: last.cursor_created_at, sid: last.sid }) : null;
+  return { media: page.map(({ cursor_created_at: _, ...m }) => m), nextPageToken };
+}
+
+export function encodePageToken(cursor: { createdAt: string; sid: string }): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.sid])).toString('base64url');
+}
+
+export function decodePageToken(token: string): { createdAt: string; sid: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0]) &&
+      typeof value[1] === 'string' &&
+      isSid(value[1], 'ME')
+    ) {
+      return { createdAt: value[0], sid: value[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidRequest('page_token is not valid');
+}
+
+/**
+ * Deletes the row and its object together: the row stays locked while the object is
+ * removed, and if the store cannot remove it the row is kept (the request fails with
+ * 503 and can be retried), so a listed media never lost its bytes.
+ */
+export async function deleteMedia(deps: Pick<MediaDeps, 'db' | 'store'>, accountSid: string, mediaSid: string): Promise<void> {
+  if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
+  await withTransaction(deps.db, async (tx) => {
+    const row = await deleteMediaRow(tx, accountSid, mediaSid);
+    if (!row) throw new MediaNotFound();
+    await deps.store.delete(row.object_key);
+  });
+}

@@ -1,0 +1,50 @@
+import { withTransaction, type Db } from '../db/pool.js';
+import { insertEvent } from '../db/queries/events.js';
+import { protectExistingMedia, type MediaKind } from '../db/queries/media.js';
+import { findProtection, updateProtection } from '../db/queries/protection.js';
+import { NotFound } from './errors.js';
+
+export const MEDIA_KINDS: readonly MediaKind[] = ['message', 'recording', 'fax'];
+
+export type ProtectionState = Record<MediaKind, { enabled: boolean; changed_at: Date | null }>;
+
+export async function getProtection(db: Db, accountSid: string): Promise<ProtectionState> {
+  const rows = await findProtection(db, accountSid);
+  if (rows.length === 0) throw new NotFound('no such account');
+  const state = {} as ProtectionState;
+  for (const kind of MEDIA_KINDS) {
+    const row = rows.find((r) => r.kind === kind);
+    state[kind] = { enabled: row?.enabled ?? false, changed_at: row?.changed_at ?? null };
+  }
+  return state;
+}
+
+/**
+ * Changes the switches named in `changes`, in one transaction. Once it commits, every
+ * upload that inserts afterwards reads the new value (see insertMedia's FOR SHARE).
+ */
+export async function setProtection(
+  db: Db,
+  accountSid: string,
+  changes: Partial<Record<MediaKind, boolean>>,
+): Promise<ProtectionState> {
+  await withTransaction(db, async (tx) => {
+    for (const kind of MEDIA_KINDS) {
+      const enabled = changes[kind];
+      if (enabled === undefined) continue;
+      if (await updateProtection(tx, accountSid, kind, enabled)) {
+        await insertEvent(tx, accountSid, 'media_protection.changed', { kind, enabled });
+      }
+    }
+  });
+  return getProtection(db, accountSid);
+}
+
+/** Makes every existing media of a kind require credentials; returns how many changed. */
+export async function protectExisting(db: Db, accountSid: string, kind: MediaKind): Promise<number> {
+  return withTransaction(db, async (tx) => {
+    const n = await protectExistingMedia(tx, accountSid, kind);
+    await insertEvent(tx, accountSid, 'media_protection.protected_existing', { kind, protected: n });
+    return n;
+  });
+}

@@ -1,0 +1,62 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { MigrationFile } from '../db/migrate.js';
+import type { Db } from '../db/pool.js';
+import type { Authenticator } from '../domain/credentials.js';
+import { NotFound } from '../domain/errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../storage/store.js';
+import { authenticate } from './auth.js';
+import { errorHandler } from './errors.js';
+import { requestLog } from './request-log.js';
+import { healthRoutes } from './routes/health.js';
+import { mediaRoutes } from './routes/media.js';
+import { settingsRoutes } from './routes/settings.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy'>;
+  db: Db;
+  store: Store;
+  authenticator: Authenticator;
+  log: Logger;
+  metrics: Metrics;
+  migrations: MigrationFile[];
+  clock: () => Date;
+  /** extra routes mounted before the account routes (the local store's blob endpoint) */
+  extraRoutes?: (router: Router) => void;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const { config } = deps;
+  // proxy: trust X-Forwarded-For for ctx.ip only when TRUST_PROXY=1.
+  const app = new Koa({ proxy: config.trustProxy });
+  // Errors are answered and logged by errorHandler; Koa's own stderr printing is not needed.
+  app.silent = true;
+
+  const router = new Router();
+  healthRoutes(router, deps);
+  deps.extraRoutes?.(router);
+  // Router middleware runs only for matched routes, before their handlers.
+  router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
+  mediaRoutes(router, {
+    db: deps.db,
+    store: deps.store,
+    metrics: deps.metrics,
+    clock: deps.clock,
+    publicBaseUrl: config.publicBaseUrl,
+    mediaMaxBytes: config.mediaMaxBytes,
+    mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
+  });
+  settingsRoutes(router, deps);
+
+  app.use(requestLog(deps.log, deps.metrics));
+  app.use(errorHandler(deps.log));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  app.use(() => {
+    throw new NotFound('no such route');
+  });
+  return app;
+}

@@ -1,0 +1,54 @@
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { InvalidRequest } from '../domain/errors.js';
+
+const JSON_BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Reads and validates a small JSON body; every problem is a 400 (or 413, 415). */
+export async function readJsonBody<T extends z.ZodType>(ctx: Context, schema: T): Promise<z.infer<T>> {
+  const type = ctx.get('Content-Type');
+  if (type && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    ctx.throw(415, 'the body must be application/json');
+  }
+  const declared = Number(ctx.get('Content-Length') || '0');
+  if (declared > JSON_BODY_LIMIT_BYTES) ctx.throw(413, `JSON bodies are limited to ${JSON_BODY_LIMIT_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > JSON_BODY_LIMIT_BYTES) ctx.throw(413, `JSON bodies are limited to ${JSON_BODY_LIMIT_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let value: unknown;
+  try {
+    value = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new InvalidRequest('the body is not valid JSON');
+  }
+  return parseWith(schema, value, 'body');
+}
+
+/** Query parameters: each given at most once. */
+export function readQuery<T extends z.ZodType>(ctx: Context, schema: T): z.infer<T> {
+  return parseWith(schema, ctx.query, 'query');
+}
+
+function parseWith<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    const field = i.path.length ? i.path.join('.') : where;
+    if (i.code === 'unrecognized_keys') return `unknown field ${i.keys.join(', ')}`;
+    return `${field}: ${i.message}`;
+  });
+  throw new InvalidRequest(problems.join('; '));
+}
+
+export const pageSize = (max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,7}$/, `must be a whole number from 1 to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(1, `must be from 1 to ${max}`).max(max, `must be from 1 to ${max}`))
+    .default(fallback);

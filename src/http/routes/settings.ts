@@ -1,0 +1,76 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { Db } from '../../db/pool.js';
+import { findRetentionDays, updateRetentionDays } from '../../db/queries/accounts.js';
+import { insertEvent, listEvents } from '../../db/queries/events.js';
+import { NotFound } from '../../domain/errors.js';
+import { getProtection, MEDIA_KINDS, protectExisting, setProtection, type ProtectionState } from '../../domain/protection.js';
+import { withTransaction } from '../../db/pool.js';
+import { requireAccountOwner } from '../auth.js';
+import { pageSize, readJsonBody, readQuery } from '../input.js';
+
+const protectionPatch = z
+  .strictObject({ message: z.boolean().optional(), recording: z.boolean().optional(), fax: z.boolean().optional() })
+  .refine((b) => Object.keys(b).length > 0, 'name at least one of message, recording, fax');
+
+const protectExistingBody = z.strictObject({ kind: z.enum(MEDIA_KINDS as [string, ...string[]]) });
+
+const retentionBody = z.strictObject({
+  days: z.number().int().min(1).max(36_500).nullable(),
+});
+
+const eventsQuery = z.object({
+  page_size: pageSize(1000, 50),
+  page_token: z.string().regex(/^\d{1,19}$/, 'is not valid').optional(),
+});
+
+function protectionJson(state: ProtectionState) {
+  return Object.fromEntries(
+    MEDIA_KINDS.map((k) => [k, { enabled: state[k].enabled, changed_at: state[k].changed_at?.toISOString() ?? null }]),
+  );
+}
+
+export function settingsRoutes(router: Router, deps: { db: Db }): void {
+  const { db } = deps;
+  const base = '/v1/accounts/:accountSid';
+
+  router.get(`${base}/settings/media-protection`, requireAccountOwner, async (ctx) => {
+    ctx.body = protectionJson(await getProtection(db, ctx.params.accountSid!));
+  });
+
+  router.patch(`${base}/settings/media-protection`, requireAccountOwner, async (ctx) => {
+    const changes = await readJsonBody(ctx, protectionPatch);
+    ctx.body = protectionJson(await setProtection(db, ctx.params.accountSid!, changes));
+  });
+
+  router.post(`${base}/settings/media-protection/protect-existing`, requireAccountOwner, async (ctx) => {
+    const { kind } = await readJsonBody(ctx, protectExistingBody);
+    ctx.body = { protected: await protectExisting(db, ctx.params.accountSid!, kind as (typeof MEDIA_KINDS)[number]) };
+  });
+
+  router.get(`${base}/settings/retention`, requireAccountOwner, async (ctx) => {
+    const days = await findRetentionDays(db, ctx.params.accountSid!);
+    if (days === undefined) throw new NotFound('no such account');
+    ctx.body = { days };
+  });
+
+  router.patch(`${base}/settings/retention`, requireAccountOwner, async (ctx) => {
+    const { days } = await readJsonBody(ctx, retentionBody);
+    const accountSid = ctx.params.accountSid!;
+    await withTransaction(db, async (tx) => {
+      await updateRetentionDays(tx, accountSid, days);
+      await insertEvent(tx, accountSid, 'retention.changed', { days });
+    });
+    ctx.body = { days };
+  });
+
+  router.get(`${base}/events`, requireAccountOwner, async (ctx) => {
+    const q = readQuery(ctx, eventsQuery);
+    const rows = await listEvents(db, ctx.params.accountSid!, q.page_token ?? null, q.page_size + 1);
+    const page = rows.slice(0, q.page_size);
+    ctx.body = {
+      events: page.map((e) => ({ id: e.id, type: e.type, detail: e.detail, created_at: e.created_at.toISOString() })),
+      next_page_token: rows.length > q.page_size ? page[page.length - 1]!.id : null,
+    };
+  });
+}

@@ -1,0 +1,48 @@
+import type { Readable } from 'node:stream';
+
+export type SignedMethod = 'GET' | 'HEAD';
+
+export interface StoredObject {
+  sizeBytes: number;
+  sha256: string;
+}
+
+export interface UrlToSign {
+  key: string;
+  method: SignedMethod;
+  /** the media's Content-Type, which the object is served with */
+  contentType: string;
+  /** set: serve with this Content-Disposition header (attachment with a filename) */
+  contentDisposition?: string | undefined;
+  /** when the URL is signed; it expires ttlSeconds later */
+  signedAt: Date;
+  ttlSeconds: number;
+}
+
+export interface ListedObject {
+  key: string;
+  lastModified: Date;
+}
+
+/**
+ * Where media bytes live: S3 (or any S3-compatible store) in production, a local
+ * directory for the zero-configuration default. Both pass test/integration/store-contract.
+ */
+export interface Store {
+  /** one line for the startup banner */
+  readonly description: string;
+  /**
+   * Streams body to the object named key, at most maxBytes (PayloadTooLarge beyond,
+   * with nothing left stored). An unreachable store throws ServiceUnavailable.
+   */
+  put(key: string, body: Readable, contentType: string, maxBytes: number): Promise<StoredObject>;
+  /** removes the object; removing a missing object is not an error */
+  delete(key: string): Promise<void>;
+  /** whether the object exists (for `mediagate gc`'s report) */
+  exists(key: string): Promise<boolean>;
+  /** every stored object (for `mediagate gc`) */
+  list(): AsyncIterable<ListedObject>;
+  /** a URL that serves the object's bytes until it expires; no call to the store */
+  signUrl(request: UrlToSign): Promise<string>;
+  close(): Promise<void>;
+}
