@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -52,6 +52,8 @@ export async function openEmbeddedPostgres(
   const credentials = await loadOrCreateCredentials(`${clusterDir}-credentials.json`);
   const EmbeddedPostgres = await importEmbeddedPostgres();
   const isRoot = userInfo().uid === 0;
+
+  if (isRoot) await letPostgresUserReach(path.dirname(clusterDir), log);
 
   const running = await findRunningCluster(clusterDir);
   if (running) return await connectToExisting(running, credentials);
@@ -107,6 +109,22 @@ export async function openEmbeddedPostgres(
     owned: true,
     stop: () => instance.stop(),
   };
+}
+
+// As root the server runs as the `postgres` user, which must be able to reach the
+// cluster directory; a checkout under /root (mode 0700) or a mkdtemp directory is not
+// reachable. Grant search permission only (o+x: enter, not list) where it is missing.
+async function letPostgresUserReach(dir: string, log: (message: string) => void): Promise<void> {
+  const granted: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = (await stat(d)).mode;
+    if ((mode & 0o001) === 0) {
+      await chmod(d, (mode & 0o7777) | 0o001);
+      granted.push(d);
+    }
+    if (d === path.dirname(d)) break;
+  }
+  if (granted.length) log(`granted the postgres user search permission (o+x) on ${granted.join(', ')}`);
 }
 
 async function connectToExisting(port: number, credentials: Credentials): Promise<EmbeddedPostgres> {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { withTransaction, type Db } from '../db/pool.js';
 import {
   deleteMedia as deleteMediaRow,
@@ -68,12 +68,9 @@ export interface UploadInput {
 export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<MediaRow> {
   const sid = newSid('ME');
   const objectKey = `${input.accountSid}/${sid}`;
-  const stored = await deps.store.put(objectKey, input.body, input.contentType, deps.mediaMaxBytes);
+  const body = await nonEmpty(input.body);
+  const stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes);
   const discard = () => deps.store.delete(objectKey).catch(() => undefined);
-  if (stored.sizeBytes === 0) {
-    await discard();
-    throw new InvalidRequest('the body is empty');
-  }
   let row: MediaRow | undefined;
   try {
     row = await insertMedia(deps.db, {
@@ -96,6 +93,21 @@ export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<
     throw new NotFound('no such account');
   }
   return row;
+}
+
+/**
+ * Waits for the first bytes: an empty chunked body is refused before anything is
+ * stored (lib-storage's Upload never settles on an empty stream).
+ */
+async function nonEmpty(body: Readable): Promise<Readable> {
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await chunks.next();
+  if (first.done) throw new InvalidRequest('the body is empty');
+  async function* rest() {
+    yield first.value;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  return Readable.from(rest(), { objectMode: false });
 }
 
 export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string): Promise<MediaRow> {

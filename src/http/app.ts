@@ -53,10 +53,13 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(requestLog(deps.log, deps.metrics));
   app.use(errorHandler(deps.log));
+  // Nothing answered: no route matched (allowedMethods below turns a known path with
+  // another method into 405 first, once the router has run).
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body == null) throw new NotFound('no such route');
+  });
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
-  app.use(() => {
-    throw new NotFound('no such route');
-  });
   return app;
 }

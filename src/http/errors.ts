@@ -93,6 +93,9 @@ export function errorHandler(log: Logger) {
         }
       }
       if (status === 401) ctx.set('WWW-Authenticate', WWW_AUTHENTICATE);
+      // A body we stopped reading (413 mid-stream, a refused upload) would leave the
+      // keep-alive connection holding unread bytes; close it after the answer instead.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       ctx.status = status;
       ctx.body = body;
       ctx.state.errorCode = body.error.code;

@@ -16,6 +16,8 @@ export interface S3StoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
+const UNHOISTED = new Set(['x-amz-content-sha256']);
+
 interface Origin {
   protocol: string;
   hostname: string;
@@ -117,7 +119,14 @@ export function createS3Store(options: S3StoreOptions): Store {
           query,
           headers: { host },
         },
-        { expiresIn: request.ttlSeconds, signingDate: request.signedAt },
+        {
+          expiresIn: request.ttlSeconds,
+          signingDate: request.signedAt,
+          // S3 takes query-signed requests as UNSIGNED-PAYLOAD anyway; keeping the header
+          // out of the query gives the canonical URL of AWS's published SigV4 examples.
+          unhoistableHeaders: UNHOISTED,
+          unsignableHeaders: UNHOISTED,
+        },
       );
       return `${origin.protocol}//${host}${signed.path}?${formatQuery(signed.query ?? {})}`;
     },

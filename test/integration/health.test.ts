@@ -1,0 +1,86 @@
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMigrations } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { createAuthenticator } from '../../src/domain/credentials.js';
+import { createApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { parseConfig } from '../../src/config.js';
+import { createScratchDatabase } from '../support/cli.js';
+import { getMediaUrl, newAccount, startService, uploadJson, type TestService, testS3Store } from '../support/service.js';
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startService();
+});
+afterAll(() => svc.close());
+
+describe('service endpoints', () => {
+  it('GET /healthz answers 200', async () => {
+    const res = await fetch(`${svc.baseUrl}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('GET /readyz answers 200 on a migrated database', async () => {
+    expect((await fetch(`${svc.baseUrl}/readyz`)).status).toBe(200);
+  });
+
+  it('GET /readyz answers 503 on a database that is not migrated', async () => {
+    const scratch = await createScratchDatabase();
+    const db = createPool(scratch.url);
+    const store = testS3Store();
+    const server = createServer(
+      createApp({
+        config: parseConfig({}),
+        db,
+        store,
+        authenticator: createAuthenticator({ db }),
+        log: createLogger('silent'),
+        metrics: createMetrics({ defaultMetrics: false }),
+        migrations: await readMigrations(),
+        clock: () => new Date(),
+      }).callback(),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).not.toBeNull();
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+    } finally {
+      server.close();
+      await db.end();
+      await store.close();
+      await scratch.drop();
+    }
+  });
+
+  it('GET /metrics counts requests by route pattern and status, and redirect outcomes', async () => {
+    const a = await newAccount(svc.db);
+    const m = await uploadJson(svc, a, 'x');
+    await getMediaUrl(m.url);
+    await getMediaUrl(`${svc.baseUrl}/v1/accounts/${a.sid}/media/ME${'0'.repeat(32)}`);
+    const res = await fetch(`${svc.baseUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(
+      /mediagate_http_requests_total\{method="GET",route="\/v1\/accounts\/:accountSid\/media\/:mediaSid",status="302"\} [1-9]/,
+    );
+    expect(text).toMatch(/mediagate_media_redirects_total\{outcome="redirect_public"\} [1-9]/);
+    expect(text).toMatch(/mediagate_media_redirects_total\{outcome="not_found"\} [1-9]/);
+    expect(text).toContain('mediagate_http_request_duration_seconds_bucket');
+  });
+
+  it('echoes a given X-Request-Id and makes one up otherwise', async () => {
+    const given = await fetch(`${svc.baseUrl}/healthz`, { headers: { 'X-Request-Id': 'abc-123' } });
+    expect(given.headers.get('x-request-id')).toBe('abc-123');
+    const made = await fetch(`${svc.baseUrl}/healthz`);
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,167 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { inject } from 'vitest';
+import type { Config } from '../../src/config.js';
+import { parseConfig } from '../../src/config.js';
+import { readMigrations } from '../../src/db/migrate.js';
+import { createPool, type Db } from '../../src/db/pool.js';
+import { createAccount } from '../../src/domain/accounts.js';
+import { createAuthenticator } from '../../src/domain/credentials.js';
+import { createApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { createS3Store } from '../../src/storage/s3.js';
+import type { Store } from '../../src/storage/store.js';
+
+export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export function testS3Store(): Store {
+  return createS3Store({
+    bucket: inject('s3Bucket'),
+    region: 'us-east-1',
+    endpoint: inject('s3Endpoint'),
+    forcePathStyle: true,
+    credentials: S3_CREDENTIALS,
+  });
+}
+
+export interface TestService {
+  baseUrl: string;
+  db: Db;
+  store: Store;
+  config: Config;
+  server: Server;
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  env?: Record<string, string>;
+  store?: Store;
+  clock?: () => Date;
+}
+
+/** The real app on a real socket, over the shared test PostgreSQL and S3 server. */
+export async function startService(options: ServiceOptions = {}): Promise<TestService> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const config = parseConfig({ PUBLIC_BASE_URL: baseUrl, ...options.env, PORT: String(port) });
+  const db = createPool(inject('databaseUrl'), { max: 20 });
+  const store = options.store ?? testS3Store();
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  });
+  const app = createApp({
+    config,
+    db,
+    store,
+    authenticator: createAuthenticator({ db }),
+    log: createLogger('info', sink),
+    metrics: createMetrics({ defaultMetrics: false }),
+    migrations: await readMigrations(),
+    clock: options.clock ?? (() => new Date()),
+  });
+  server.on('request', app.callback());
+  return {
+    baseUrl,
+    db,
+    store,
+    config,
+    server,
+    logLines,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await store.close();
+      await db.end();
+    },
+  };
+}
+
+export interface TestAccount {
+  sid: string;
+  authToken: string;
+  basic: string;
+}
+
+export async function newAccount(db: Db, name = 'test'): Promise<TestAccount> {
+  const a = await createAccount(db, name);
+  return { sid: a.sid, authToken: a.auth_token, basic: basicAuth(a.sid, a.auth_token) };
+}
+
+export function basicAuth(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+export interface UploadOptions {
+  kind?: string;
+  filename?: string;
+  contentType?: string;
+  auth?: string;
+  applicationId?: string;
+}
+
+export async function upload(
+  svc: Pick<TestService, 'baseUrl'>,
+  account: TestAccount,
+  body: Uint8Array | string,
+  options: UploadOptions = {},
+): Promise<Response> {
+  const q = new URLSearchParams({ kind: options.kind ?? 'message' });
+  if (options.filename !== undefined) q.set('filename', options.filename);
+  if (options.applicationId !== undefined) q.set('application_id', options.applicationId);
+  const headers: Record<string, string> = { Authorization: options.auth ?? account.basic };
+  if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
+  return fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media?${q}`, { method: 'POST', headers, body });
+}
+
+export async function uploadJson(
+  svc: Pick<TestService, 'baseUrl'>,
+  account: TestAccount,
+  body: Uint8Array | string,
+  options: UploadOptions = {},
+): Promise<MediaJson> {
+  const res = await upload(svc, account, body, options);
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as MediaJson;
+}
+
+export interface MediaJson {
+  sid: string;
+  account_sid: string;
+  kind: string;
+  content_type: string;
+  size_bytes: number;
+  sha256: string;
+  filename: string | null;
+  created_at: string;
+  requires_auth: boolean;
+  application_id: string | null;
+  url: string;
+}
+
+export async function setProtection(
+  svc: Pick<TestService, 'baseUrl'>,
+  account: TestAccount,
+  changes: Record<string, boolean>,
+): Promise<Response> {
+  return fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/settings/media-protection`, {
+    method: 'PATCH',
+    headers: { Authorization: account.basic, 'Content-Type': 'application/json' },
+    body: JSON.stringify(changes),
+  });
+}
+
+/** Follows no redirect: the tests look at the 302 itself. */
+export function getMediaUrl(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { redirect: 'manual', ...init });
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// Two cores: run test files two at a time. Integration tests share one PostgreSQL and
+// one S3 server started by the global setup, and keep apart by unique account ids.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    teardownTimeout: 60_000,
+    reporters: ['default'],
+    // The AWS SDK's notice that its 2027 releases need Node 22 is documented in the
+    // README; in test output it is only noise.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  },
+});
