@@ -3,7 +3,11 @@ import type { Logger } from 'pino';
 import { redactDatabaseUrl, type Config } from './config.js';
 import { openEmbeddedPostgres } from './db/embedded.js';
 import { createPool, type Db } from './db/pool.js';
+import { blobRoutes } from './http/routes/blobs.js';
+import { createLocalStore } from './storage/local.js';
 import { createS3Store } from './storage/s3.js';
+import { openKeyring } from './storage/signing-keys.js';
+import type Router from '@koa/router';
 import type { Store } from './storage/store.js';
 
 // Building the costly, process-wide objects (pool, embedded cluster, store with its
@@ -16,13 +20,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+export async function openDatabase(config: Config, log: Logger, options: { serving?: boolean } = {}): Promise<Database> {
   if (config.databaseUrl !== undefined) {
     const db = createPool(config.databaseUrl, { onError: (err) => log.warn({ err: err.message }, 'idle database client failed') });
     return { db, description: redactDatabaseUrl(config.databaseUrl), close: () => db.end() };
   }
   const clusterDir = path.join(config.dataDir, 'postgres');
-  const embedded = await openEmbeddedPostgres(clusterDir, (m) => log.info(m));
+  const embedded = await openEmbeddedPostgres(clusterDir, { log: (m) => log.info(m), adoptOrphan: options.serving ?? false });
   const db = createPool(embedded.url, { onError: (err) => log.warn({ err: err.message }, 'idle database client failed') });
   const how = embedded.owned ? 'started by this process' : 'already running, shared';
   return {
@@ -35,14 +39,23 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   };
 }
 
-export async function openStore(config: Config): Promise<Store> {
+export interface OpenedStore {
+  store: Store;
+  /** the local store serves its own signed URLs: the blob routes to mount */
+  routes?: (router: Router, clock: () => Date) => void;
+}
+
+export async function openStore(config: Config): Promise<OpenedStore> {
   if (config.s3) {
-    return createS3Store({
+    const store = createS3Store({
       bucket: config.s3.bucket,
       region: config.s3.region,
       endpoint: config.s3.endpoint,
       forcePathStyle: config.s3.forcePathStyle,
     });
+    return { store };
   }
-  throw new Error('S3_BUCKET is not set and the local-disk store is not available yet');
+  const keyring = await openKeyring(path.join(config.dataDir, 'keys'));
+  const store = createLocalStore({ dir: path.join(config.dataDir, 'objects'), keyring, publicBaseUrl: config.publicBaseUrl });
+  return { store, routes: (router, clock) => blobRoutes(router, { store, clock }) };
 }

@@ -4,6 +4,8 @@ import { createAccount } from '../domain/accounts.js';
 import { DomainError } from '../domain/errors.js';
 import { createLogger } from '../log.js';
 import { openDatabase } from '../main.js';
+import path from 'node:path';
+import { rotateKeys } from '../storage/signing-keys.js';
 import { serve } from './serve.js';
 import { parseCommandArgs, UsageError } from './usage.js';
 
@@ -22,6 +24,8 @@ Every command takes --help. Configuration comes from the environment (see README
 
 const SERVE_USAGE = 'usage: mediagate serve\n\nMigrates the database if needed, then serves HTTP on HOST:PORT.';
 const MIGRATE_USAGE = 'usage: mediagate migrate [status]\n\nApplies pending migrations from migrations/ (or lists them with `status`).';
+const KEYS_USAGE =
+  'usage: mediagate keys rotate-signing\n\nLocal store only (S3_BUCKET unset): adds a new Ed25519 key for signing media URLs under\nDATA_DIR/keys. URLs signed with older keys stay valid until they expire; a running\nservice picks the new key up within seconds.';
 const ACCOUNTS_USAGE = 'usage: mediagate accounts create --name NAME\n\nCreates an account and prints {"sid", "auth_token"} as JSON on stdout.';
 
 function wantsHelp(args: string[]): boolean {
@@ -61,6 +65,17 @@ async function main(argv: string[]): Promise<number> {
       }
       if (values.name === undefined || values.name.trim() === '') throw new UsageError('--name is required', ACCOUNTS_USAGE);
       return runAccountsCreate(loadConfig(), values.name);
+    }
+    case 'keys': {
+      if (wantsHelp(rest)) return help(KEYS_USAGE);
+      const { positionals } = parseCommandArgs(rest, {}, KEYS_USAGE, 1);
+      if (positionals[0] !== 'rotate-signing') {
+        throw new UsageError(
+          positionals[0] === undefined ? 'missing subcommand' : `unknown keys subcommand ${JSON.stringify(positionals[0])}`,
+          KEYS_USAGE,
+        );
+      }
+      return runRotateSigning(loadConfig());
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`, USAGE);
@@ -114,6 +129,16 @@ async function runAccountsCreate(config: Config, name: string): Promise<number> 
   } finally {
     await database.close();
   }
+}
+
+async function runRotateSigning(config: Config): Promise<number> {
+  if (config.s3) {
+    process.stderr.write('mediagate: keys rotate-signing is for the local store; with S3_BUCKET set, URLs are signed with the AWS credentials\n');
+    return 1;
+  }
+  const { added, removed } = await rotateKeys(path.join(config.dataDir, 'keys'));
+  process.stdout.write(`${JSON.stringify({ kid: added.kid, created_at: added.createdAt.toISOString(), removed })}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -10,12 +10,13 @@ import { createMetrics } from '../metrics.js';
 
 /** `mediagate serve`: migrate, then listen until SIGTERM/SIGINT, then drain and exit 0. */
 export async function serve(config: Config, log: Logger): Promise<number> {
-  const database = await openDatabase(config, log);
+  const database = await openDatabase(config, log, { serving: true });
   const migrations = await readMigrations();
   const applied = await migrate(database.db, migrations);
   if (applied.length) log.info({ applied }, 'migrations applied');
-  const store = await openStore(config);
+  const { store, routes } = await openStore(config);
   const metrics = createMetrics();
+  const clock = () => new Date();
   const app = createApp({
     config,
     db: database.db,
@@ -24,7 +25,8 @@ export async function serve(config: Config, log: Logger): Promise<number> {
     log,
     metrics,
     migrations,
-    clock: () => new Date(),
+    clock,
+    extraRoutes: routes && ((router) => routes(router, clock)),
   });
 
   const server = createServer(app.callback());

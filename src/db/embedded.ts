@@ -44,10 +44,18 @@ async function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return mod.default;
 }
 
-export async function openEmbeddedPostgres(
-  clusterDir: string,
-  log: (message: string) => void = () => {},
-): Promise<EmbeddedPostgres> {
+export interface EmbeddedOptions {
+  log?: (message: string) => void;
+  /**
+   * `serve` takes over a cluster whose starting process died (kill -9 leaves the
+   * postmaster running, orphaned): it stops it and starts its own, so that the cluster
+   * is stopped again on shutdown. CLI commands just connect.
+   */
+  adoptOrphan?: boolean;
+}
+
+export async function openEmbeddedPostgres(clusterDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
+  const log = options.log ?? (() => {});
   await mkdir(path.dirname(clusterDir), { recursive: true });
   const credentials = await loadOrCreateCredentials(`${clusterDir}-credentials.json`);
   const EmbeddedPostgres = await importEmbeddedPostgres();
@@ -55,8 +63,12 @@ export async function openEmbeddedPostgres(
 
   if (isRoot) await letPostgresUserReach(path.dirname(clusterDir), log);
 
-  const running = await findRunningCluster(clusterDir);
-  if (running) return await connectToExisting(running, credentials);
+  const running = await readPidFile(clusterDir);
+  if (running && isPostgresProcess(running.pid)) {
+    if (!(options.adoptOrphan && isOrphan(running.pid))) return await connectToExisting(running.port, credentials);
+    log(`stopping the orphaned embedded PostgreSQL (pid ${running.pid}) left by a process that died`);
+    await stopProcess(running.pid);
+  }
 
   let postgresOutput = '';
   const makeInstance = (port: number) =>
@@ -98,8 +110,8 @@ export async function openEmbeddedPostgres(
     await instance.start();
   } catch {
     // Another process may have started the cluster between our check and our start.
-    const other = await findRunningCluster(clusterDir);
-    if (other) return await connectToExisting(other, credentials);
+    const other = await readPidFile(clusterDir);
+    if (other && isPostgresProcess(other.pid)) return await connectToExisting(other.port, credentials);
     throw new Error(`the embedded PostgreSQL in ${clusterDir} did not start:\n${postgresOutput.trim()}`);
   }
   const url = connectionUrl(credentials, port, 'postgres');
@@ -181,13 +193,6 @@ async function loadOrCreateCredentials(file: string): Promise<Credentials> {
   return credentials;
 }
 
-/** The port of a live postmaster serving clusterDir, if any. */
-async function findRunningCluster(clusterDir: string): Promise<number | undefined> {
-  const pidFile = await readPidFile(clusterDir);
-  if (!pidFile) return undefined;
-  return isPostgresProcess(pidFile.pid) ? pidFile.port : undefined;
-}
-
 // After kill -9 (or a container restart) postmaster.pid survives. PostgreSQL treats it
 // as stale only if its PID is dead; in a container that PID is often reused by some
 // other process, and the server then refuses to start. Remove it when the PID is not
@@ -197,6 +202,37 @@ async function removeStalePidFile(clusterDir: string): Promise<void> {
   if (pidFile && !isPostgresProcess(pidFile.pid)) {
     await rm(path.join(clusterDir, 'postmaster.pid'), { force: true });
   }
+}
+
+/** A postmaster whose parent is gone (re-parented to init or a subreaper that is not node). */
+function isOrphan(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid <= 1) return true;
+    return !readFileSync(`/proc/${ppid}/cmdline`, 'latin1').includes('node');
+  } catch {
+    return false; // no /proc: leave it alone
+  }
+}
+
+/** SIGINT is PostgreSQL's fast shutdown: roll back, checkpoint, exit. */
+async function stopProcess(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the orphaned PostgreSQL (pid ${pid}) did not stop`);
 }
 
 async function readPidFile(clusterDir: string): Promise<{ pid: number; port: number } | undefined> {

@@ -14,6 +14,13 @@ import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createS3Store } from '../../src/storage/s3.js';
 import type { Store } from '../../src/storage/store.js';
+import type Router from '@koa/router';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { blobRoutes } from '../../src/http/routes/blobs.js';
+import { createLocalStore } from '../../src/storage/local.js';
+import { openKeyring, type Keyring } from '../../src/storage/signing-keys.js';
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -39,7 +46,10 @@ export interface TestService {
 
 export interface ServiceOptions {
   env?: Record<string, string>;
-  store?: Store;
+  /** 's3' (default): the shared s3rver; 'local': a local store in dataDir */
+  storeKind?: 's3' | 'local';
+  /** for 'local': where objects and keys live (default: a new temporary directory) */
+  dataDir?: string;
   clock?: () => Date;
 }
 
@@ -52,7 +62,19 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   const baseUrl = `http://127.0.0.1:${port}`;
   const config = parseConfig({ PUBLIC_BASE_URL: baseUrl, ...options.env, PORT: String(port) });
   const db = createPool(inject('databaseUrl'), { max: 20 });
-  const store = options.store ?? testS3Store();
+  const clock = options.clock ?? (() => new Date());
+  let store: Store;
+  let extraRoutes: ((router: Router) => void) | undefined;
+  let keyring: Keyring | undefined;
+  if (options.storeKind === 'local') {
+    const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-local-')));
+    keyring = await openKeyring(path.join(dataDir, 'keys'), 100);
+    const local = createLocalStore({ dir: path.join(dataDir, 'objects'), keyring, publicBaseUrl: baseUrl });
+    store = local;
+    extraRoutes = (router) => blobRoutes(router, { store: local, clock });
+  } else {
+    store = testS3Store();
+  }
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -68,7 +90,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     log: createLogger('info', sink),
     metrics: createMetrics({ defaultMetrics: false }),
     migrations: await readMigrations(),
-    clock: options.clock ?? (() => new Date()),
+    clock,
+    extraRoutes,
   });
   server.on('request', app.callback());
   return {

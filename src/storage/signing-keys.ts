@@ -1,0 +1,146 @@
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nacl from 'tweetnacl';
+import { MAX_URL_TTL_SECONDS } from '../config.js';
+
+/**
+ * Ed25519 keys that sign the local store's URLs, kept as files under DATA_DIR/keys.
+ * The newest key signs; every key still on disk verifies, so a rotation leaves URLs
+ * signed by older keys valid until they expire.
+ *
+ * Keys are generated with tweetnacl; signing and verifying use node:crypto, which
+ * gives byte-identical Ed25519 signatures ~100× faster (~35 µs to sign and ~100 µs to
+ * verify, against ~4 ms and ~8 ms for tweetnacl's pure JavaScript, measured here).
+ */
+export interface SigningKey {
+  kid: string;
+  createdAt: Date;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+interface KeyFile {
+  kid: string;
+  /** the 32-byte Ed25519 seed, base64 */
+  seed: string;
+  created_at: string;
+}
+
+const KID = /^[0-9a-f]{16}$/;
+// DER prefixes that wrap a raw Ed25519 seed (PKCS#8) or public key (SPKI) for node:crypto.
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+
+export function keyFromSeed(kid: string, seed: Uint8Array, createdAt: Date): SigningKey {
+  const pair = nacl.sign.keyPair.fromSeed(seed);
+  return {
+    kid,
+    createdAt,
+    privateKey: createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: Buffer.concat([SPKI_ED25519, pair.publicKey]), format: 'der', type: 'spki' }),
+  };
+}
+
+export function signMessage(key: SigningKey, message: string): Buffer {
+  return sign(null, Buffer.from(message, 'utf8'), key.privateKey);
+}
+
+export function verifyMessage(key: SigningKey, message: string, signature: Buffer): boolean {
+  return signature.length === 64 && verify(null, Buffer.from(message, 'utf8'), key.publicKey, signature);
+}
+
+export async function generateKey(dir: string, now = new Date()): Promise<SigningKey> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pair = nacl.sign.keyPair();
+  const seed = pair.secretKey.slice(0, 32);
+  const kid = randomBytes(8).toString('hex');
+  const file: KeyFile = { kid, seed: Buffer.from(seed).toString('base64'), created_at: now.toISOString() };
+  // Write then rename, so a reader never sees half a key file.
+  const tmp = path.join(dir, `.${kid}.tmp`);
+  await writeFile(tmp, JSON.stringify(file), { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path.join(dir, `${kid}.json`));
+  return keyFromSeed(kid, seed, now);
+}
+
+export async function loadKeys(dir: string): Promise<SigningKey[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const keys: SigningKey[] = [];
+  for (const name of names) {
+    const kid = name.replace(/\.json$/, '');
+    if (!name.endsWith('.json') || !KID.test(kid)) continue;
+    const file = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as KeyFile;
+    keys.push(keyFromSeed(file.kid, Buffer.from(file.seed, 'base64'), new Date(file.created_at)));
+  }
+  return keys.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/**
+ * Adds a key (`mediagate keys rotate-signing`). Keys replaced more than the longest URL
+ * lifetime ago can no longer have valid URLs and are removed.
+ */
+export async function rotateKeys(dir: string, now = new Date()): Promise<{ added: SigningKey; removed: string[] }> {
+  const existing = await loadKeys(dir);
+  const added = await generateKey(dir, now);
+  const removed: string[] = [];
+  for (let i = 0; i < existing.length - 1; i++) {
+    const replacedAt = existing[i + 1]!.createdAt.getTime();
+    if (now.getTime() - replacedAt > (MAX_URL_TTL_SECONDS + 3600) * 1000) {
+      await rm(path.join(dir, `${existing[i]!.kid}.json`), { force: true });
+      removed.push(existing[i]!.kid);
+    }
+  }
+  return { added, removed };
+}
+
+export interface Keyring {
+  current(): SigningKey;
+  find(kid: string): Promise<SigningKey | undefined>;
+  close(): void;
+}
+
+/**
+ * The keys of a directory, kept in memory. A rotation made by another process (the
+ * CLI) is picked up by a light poll of the directory's mtime, and at once when a URL
+ * names a key id not yet loaded.
+ */
+export async function openKeyring(dir: string, pollMillis = 5000): Promise<Keyring> {
+  let keys = await loadKeys(dir);
+  if (keys.length === 0) keys = [await generateKey(dir)];
+  let seenMtime = (await stat(dir)).mtimeMs;
+  let lastReload = 0;
+
+  const reload = async () => {
+    lastReload = Date.now();
+    const loaded = await loadKeys(dir);
+    if (loaded.length) keys = loaded;
+    seenMtime = (await stat(dir)).mtimeMs;
+  };
+  const timer = setInterval(() => {
+    stat(dir)
+      .then((s) => (s.mtimeMs !== seenMtime ? reload() : undefined))
+      .catch(() => undefined);
+  }, pollMillis);
+  timer.unref();
+
+  return {
+    current: () => keys[keys.length - 1]!,
+    async find(kid) {
+      let key = keys.find((k) => k.kid === kid);
+      // An unknown kid may be a key rotated in by another process; reload at most once a second.
+      if (!key && KID.test(kid) && Date.now() - lastReload > 1000) {
+        await reload();
+        key = keys.find((k) => k.kid === kid);
+      }
+      return key;
+    },
+    close: () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rotateKeys } from '../../src/storage/signing-keys.js';
+import { getMediaUrl, newAccount, startService, uploadJson, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
+
+let svc: TestService;
+let account: TestAccount;
+let media: MediaJson;
+let dataDir: string;
+const bytes = randomBytes(1000);
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'mg-blobs-'));
+  svc = await startService({ storeKind: 'local', dataDir });
+  account = await newAccount(svc.db);
+  media = await uploadJson(svc, account, bytes, { contentType: 'image/png', filename: 'p.png' });
+});
+afterAll(() => svc.close());
+
+async function signedUrl(query = ''): Promise<string> {
+  const res = await getMediaUrl(`${media.url}${query}`);
+  expect(res.status).toBe(302);
+  return res.headers.get('location')!;
+}
+
+async function expectForbidden(url: string) {
+  const res = await fetch(url);
+  expect(res.status).toBe(403);
+  const body = (await res.json()) as { error: { status: number; code: string } };
+  expect(body.error).toMatchObject({ status: 403, code: 'forbidden' });
+}
+
+describe('GET /v1/blobs/:account/:media (the local store)', () => {
+  it('is a URL on the service itself, signed with a key id and an expiry 4 hours ahead', async () => {
+    const url = new URL(await signedUrl());
+    expect(url.origin).toBe(svc.baseUrl);
+    expect(url.pathname).toBe(`/v1/blobs/${account.sid}/${media.sid}`);
+    const exp = Number(url.searchParams.get('exp'));
+    expect(Math.abs(exp - (Date.now() / 1000 + 14_400))).toBeLessThan(5);
+    expect(url.searchParams.get('kid')).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('serves the bytes with Content-Type, Content-Length, ETag and Accept-Ranges, ignoring Authorization', async () => {
+    const res = await fetch(await signedUrl(), { headers: { Authorization: 'Basic bm90OnZhbGlk' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(res.headers.get('content-length')).toBe('1000');
+    expect(res.headers.get('etag')).toBe(`"${media.sid}"`);
+    expect(res.headers.get('accept-ranges')).toBe('bytes');
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it('answers ranges with 206, and 416 when unsatisfiable', async () => {
+    const url = await signedUrl();
+    const part = await fetch(url, { headers: { Range: 'bytes=10-19' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe('bytes 10-19/1000');
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true);
+    const tail = await fetch(url, { headers: { Range: 'bytes=-5' } });
+    expect(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(995))).toBe(true);
+    const bad = await fetch(url, { headers: { Range: 'bytes=5000-' } });
+    expect(bad.status).toBe(416);
+    expect(bad.headers.get('content-range')).toBe('bytes */1000');
+    await bad.arrayBuffer();
+  });
+
+  it('answers If-None-Match with 304', async () => {
+    const res = await fetch(await signedUrl(), { headers: { 'If-None-Match': `"${media.sid}"` } });
+    expect(res.status).toBe(304);
+  });
+
+  it('answers HEAD with the headers', async () => {
+    const res = await fetch(await signedUrl(), { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe('1000');
+  });
+
+  it('serves a HEAD-signed URL only to HEAD, as S3 does', async () => {
+    const res = await getMediaUrl(media.url, { method: 'HEAD' });
+    const url = res.headers.get('location')!;
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(url)).status).toBe(403);
+  });
+
+  it('carries the disposition inside the signature', async () => {
+    const url = await signedUrl('?disposition=attachment');
+    const res = await fetch(url);
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="p\.png"/);
+    await res.arrayBuffer();
+    const u = new URL(url);
+    u.searchParams.delete('cd');
+    await expectForbidden(u.toString());
+  });
+
+  const tamper: [string, (u: URL) => void][] = [
+    ['a flipped signature', (u) => u.searchParams.set('sig', flip(u.searchParams.get('sig')!))],
+    ['another object id', (u) => (u.pathname = u.pathname.replace(/ME[0-9a-f]{32}$/, `ME${'b'.repeat(32)}`))],
+    ['an extended expiry', (u) => u.searchParams.set('exp', String(Number(u.searchParams.get('exp')) + 3600))],
+    ['a changed content type', (u) => u.searchParams.set('ct', 'text/html')],
+    ['an unknown key id', (u) => u.searchParams.set('kid', 'ffffffffffffffff')],
+    ['a malformed key id', (u) => u.searchParams.set('kid', '../../etc/passwd')],
+    ['no signature', (u) => u.searchParams.delete('sig')],
+    ['a truncated signature', (u) => u.searchParams.set('sig', u.searchParams.get('sig')!.slice(0, 40))],
+    ['a repeated parameter', (u) => u.searchParams.append('exp', '1')],
+    ['no query at all', (u) => (u.search = '')],
+    ['a malformed object id', (u) => (u.pathname = `/v1/blobs/${account.sid}/..%2F..%2Fetc`)],
+  ];
+  it.each(tamper)('answers 403 to %s, never 500', async (_name, change) => {
+    const u = new URL(await signedUrl());
+    change(u);
+    await expectForbidden(u.toString());
+  });
+
+  it('answers 403 once the URL expired', async () => {
+    const url = await svc.store.signUrl({
+      key: `${account.sid}/${media.sid}`,
+      method: 'GET',
+      contentType: 'image/png',
+      signedAt: new Date(Date.now() - 10_000),
+      ttlSeconds: 5,
+    });
+    await expectForbidden(url);
+  });
+
+  it('keeps URLs signed by a rotated-out key valid, and signs new ones with the new key', async () => {
+    const old = await signedUrl();
+    const { added } = await rotateKeys(path.join(dataDir, 'keys'));
+    // The keyring polls every 100 ms in tests (5 s in service); wait for it to switch.
+    for (let i = 0; i < 50 && new URL(await signedUrl()).searchParams.get('kid') !== added.kid; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const fresh = await signedUrl();
+    expect(new URL(fresh).searchParams.get('kid')).toBe(added.kid);
+    expect((await fetch(old)).status).toBe(200);
+    expect((await fetch(fresh)).status).toBe(200);
+  });
+});
+
+function flip(sig: string): string {
+  const b = Buffer.from(sig, 'base64url');
+  b[0] = b[0]! ^ 1;
+  return b.toString('base64url');
+}

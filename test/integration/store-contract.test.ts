@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PayloadTooLarge } from '../../src/domain/errors.js';
+import {
+  getMediaUrl,
+  newAccount,
+  setProtection,
+  startService,
+  upload,
+  uploadJson,
+  type TestAccount,
+  type TestService,
+} from '../support/service.js';
+
+const run = promisify(execFile);
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+// One suite, run against both stores: whatever the store, a client following the
+// media URL's redirect gets the same bytes, headers and failures.
+describe.each(['s3', 'local'] as const)('the %s store', (storeKind) => {
+  let svc: TestService;
+  let account: TestAccount;
+
+  beforeAll(async () => {
+    svc = await startService({ storeKind, env: { MEDIA_MAX_BYTES: String(256 * 1024) } });
+    account = await newAccount(svc.db);
+    await setProtection(svc, account, { message: true });
+  });
+  afterAll(() => svc.close());
+
+  it('stores, lists, checks and deletes objects', async () => {
+    const key = `${account.sid}/ME${randomBytes(16).toString('hex')}`;
+    const bytes = randomBytes(1000);
+    const stored = await svc.store.put(key, Readable.from([bytes]), 'image/gif', 10_000);
+    expect(stored).toEqual({ sizeBytes: 1000, sha256: sha256(bytes) });
+    expect(await svc.store.exists(key)).toBe(true);
+    const listed: string[] = [];
+    for await (const o of svc.store.list()) listed.push(o.key);
+    expect(listed).toContain(key);
+    await svc.store.delete(key);
+    expect(await svc.store.exists(key)).toBe(false);
+    await svc.store.delete(key); // deleting a missing object is fine
+  });
+
+  it('refuses more than maxBytes and keeps nothing', async () => {
+    const key = `${account.sid}/ME${randomBytes(16).toString('hex')}`;
+    const body = Readable.from([randomBytes(600), randomBytes(600)]);
+    await expect(svc.store.put(key, body, 'image/gif', 1000)).rejects.toBeInstanceOf(PayloadTooLarge);
+    expect(await svc.store.exists(key)).toBe(false);
+  });
+
+  it('serves the exact bytes and Content-Type to fetch following the redirect with credentials', async () => {
+    const bytes = randomBytes(20_000);
+    const m = await uploadJson(svc, account, bytes, { contentType: 'audio/x-wav' });
+    // fetch keeps the Authorization header on a same-origin redirect (the local store).
+    const res = await fetch(m.url, { headers: { Authorization: account.basic } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/x-wav');
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it('serves the exact bytes to curl -L -u, which re-sends the credentials', async () => {
+    const bytes = randomBytes(7_000);
+    const m = await uploadJson(svc, account, bytes, { contentType: 'application/pdf' });
+    const { stdout } = await run('curl', ['-sS', '-f', '-L', '-u', `${account.sid}:${account.authToken}`, m.url], {
+      encoding: 'buffer',
+    });
+    expect(sha256(stdout)).toBe(m.sha256);
+  });
+
+  it('answers a followed HEAD with the headers and no body', async () => {
+    const m = await uploadJson(svc, account, randomBytes(1234), { contentType: 'image/webp' });
+    const res = await fetch(m.url, { method: 'HEAD', headers: { Authorization: account.basic } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe('1234');
+    expect(res.headers.get('content-type')).toBe('image/webp');
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('serves Content-Disposition: attachment when asked', async () => {
+    const m = await uploadJson(svc, account, 'pdf', { filename: 'Q3 report "final".pdf' });
+    const res = await fetch(`${m.url}?disposition=attachment`, { headers: { Authorization: account.basic } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="Q3 report _final_.pdf"; filename*=UTF-8''Q3%20report%20%22final%22.pdf`,
+    );
+    await res.arrayBuffer();
+  });
+
+  it('stops serving a URL issued before the media was deleted', async () => {
+    const m = await uploadJson(svc, account, 'gone soon');
+    const location = (await getMediaUrl(m.url, { headers: { Authorization: account.basic } })).headers.get('location')!;
+    expect((await fetch(location)).status).toBe(200);
+    expect((await fetch(m.url, { method: 'DELETE', headers: { Authorization: account.basic } })).status).toBe(204);
+    const after = await fetch(location);
+    expect(after.status).toBe(404);
+    await after.arrayBuffer();
+  });
+
+  it('refuses a URL whose lifetime has passed', async () => {
+    const m = await uploadJson(svc, account, 'old');
+    const url = await svc.store.signUrl({
+      key: `${account.sid}/${m.sid}`,
+      method: 'GET',
+      contentType: 'text/plain',
+      signedAt: new Date(Date.now() - 61_000),
+      ttlSeconds: 60,
+    });
+    const res = await fetch(url);
+    expect(res.status).toBe(403);
+    await res.arrayBuffer();
+  });
+
+  it('stores 20 concurrent uploads intact', async () => {
+    const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(5_000 + i * 997));
+    const results = await Promise.all(bodies.map((b) => uploadJson(svc, account, b)));
+    for (const [i, m] of results.entries()) expect(m.sha256).toBe(sha256(bodies[i]!));
+    const fetched = await Promise.all(
+      results.map(async (m) => Buffer.from(await (await fetch(m.url, { headers: { Authorization: account.basic } })).arrayBuffer())),
+    );
+    for (const [i, b] of fetched.entries()) expect(b.equals(bodies[i]!)).toBe(true);
+  });
+
+  it('leaves neither row nor object after a 413', async () => {
+    const fresh = await newAccount(svc.db);
+    const res = await upload(svc, fresh, randomBytes(300 * 1024));
+    expect(res.status).toBe(413);
+    const keys: string[] = [];
+    for await (const o of svc.store.list()) if (o.key.startsWith(fresh.sid)) keys.push(o.key);
+    expect(keys).toEqual([]);
+  });
+});
