@@ -19,6 +19,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly workers: number;
   readonly shutdownTimeoutSeconds: number;
+  /** failed authentications per minute, per client address and per credential, before 429 */
+  readonly authFailureLimit: number;
 }
 
 export interface S3Config {
@@ -70,6 +72,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   WORKERS: integer(1, 64).default(1),
   SHUTDOWN_TIMEOUT_SECONDS: integer(0, 3600).default(25),
+  AUTH_FAILURE_LIMIT: integer(1, 1_000_000).default(30),
 });
 
 /** Parses the environment once; throws ConfigError listing every bad variable. */
@@ -111,6 +114,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     logLevel: e.LOG_LEVEL,
     workers: e.WORKERS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    authFailureLimit: e.AUTH_FAILURE_LIMIT,
   });
 }
 

@@ -9,12 +9,16 @@ import { createS3Store } from './storage/s3.js';
 import { openKeyring } from './storage/signing-keys.js';
 import type Router from '@koa/router';
 import type { Store } from './storage/store.js';
+import { listenForInvalidations, type InvalidationListener } from './db/notifications.js';
+import type { Authenticator } from './domain/credentials.js';
 
 // Building the costly, process-wide objects (pool, embedded cluster, store with its
 // S3 client and presigner) happens here and only here; everything else receives them.
 
 export interface Database {
   db: Db;
+  /** for the LISTEN connection of the invalidation feed */
+  url: string;
   /** for the startup banner: never a password */
   description: string;
   close(): Promise<void>;
@@ -23,7 +27,7 @@ export interface Database {
 export async function openDatabase(config: Config, log: Logger, options: { serving?: boolean } = {}): Promise<Database> {
   if (config.databaseUrl !== undefined) {
     const db = createPool(config.databaseUrl, { onError: (err) => log.warn({ err: err.message }, 'idle database client failed') });
-    return { db, description: redactDatabaseUrl(config.databaseUrl), close: () => db.end() };
+    return { db, url: config.databaseUrl, description: redactDatabaseUrl(config.databaseUrl), close: () => db.end() };
   }
   const clusterDir = path.join(config.dataDir, 'postgres');
   const embedded = await openEmbeddedPostgres(clusterDir, { log: (m) => log.info(m), adoptOrphan: options.serving ?? false });
@@ -31,6 +35,7 @@ export async function openDatabase(config: Config, log: Logger, options: { servi
   const how = embedded.owned ? 'started by this process' : 'already running, shared';
   return {
     db,
+    url: embedded.url,
     description: `embedded PostgreSQL in ${clusterDir} (${how}) at ${redactDatabaseUrl(embedded.url)}`,
     close: async () => {
       await db.end();
@@ -58,4 +63,22 @@ export async function openStore(config: Config): Promise<OpenedStore> {
   const keyring = await openKeyring(path.join(config.dataDir, 'keys'));
   const store = createLocalStore({ dir: path.join(config.dataDir, 'objects'), keyring, publicBaseUrl: config.publicBaseUrl });
   return { store, routes: (router, clock) => blobRoutes(router, { store, clock }) };
+}
+
+/**
+ * Keeps this instance's caches honest: a change committed through any instance reaches
+ * every instance by NOTIFY; a lost LISTEN connection flushes everything on reconnect.
+ */
+export function startInvalidationFeed(databaseUrl: string, authenticator: Authenticator, log: Logger): InvalidationListener {
+  return listenForInvalidations(databaseUrl, {
+    onInvalidation(invalidation) {
+      if (invalidation.kind === 'credentials') authenticator.invalidateAccount(invalidation.accountSid);
+    },
+    onReset() {
+      authenticator.flush();
+    },
+    onError(err) {
+      log.warn({ err: err.message }, 'invalidation feed lost; reconnecting');
+    },
+  });
 }

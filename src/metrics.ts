@@ -28,7 +28,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     redirects: new Counter({
       name: 'mediagate_media_redirects_total',
-      help: 'Media URL requests by outcome (redirect_protected, redirect_public, unauthorized, forbidden, not_found, error)',
+      help: 'Media URL requests by outcome (redirect_authenticated, redirect_anonymous, or the error code: unauthorized, forbidden, not_found, too_many_requests, ...)',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { migrate, readMigrations } from '../db/migrate.js';
 import { countAccounts } from '../db/queries/accounts.js';
+import { AuthThrottle, DEFAULT_THROTTLE } from '../domain/auth-throttle.js';
 import { createAuthenticator } from '../domain/credentials.js';
 import { createApp } from '../http/app.js';
-import { openDatabase, openStore } from '../main.js';
+import { openDatabase, openStore, startInvalidationFeed } from '../main.js';
 import { createMetrics } from '../metrics.js';
 
 /** `mediagate serve`: migrate, then listen until SIGTERM/SIGINT, then drain and exit 0. */
@@ -17,11 +18,17 @@ export async function serve(config: Config, log: Logger): Promise<number> {
   const { store, routes } = await openStore(config);
   const metrics = createMetrics();
   const clock = () => new Date();
+  const authenticator = createAuthenticator({
+    db: database.db,
+    clock,
+    throttle: new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit }),
+  });
+  const feed = startInvalidationFeed(database.url, authenticator, log);
   const app = createApp({
     config,
     db: database.db,
     store,
-    authenticator: createAuthenticator({ db: database.db }),
+    authenticator,
     log,
     metrics,
     migrations,
@@ -62,6 +69,7 @@ export async function serve(config: Config, log: Logger): Promise<number> {
       await new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
       clearTimeout(deadline);
+      await feed.close();
       await store.close();
       await database.close();
       log.info('stopped');

@@ -1,8 +1,13 @@
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { decodeJwt, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/pool.js';
 import { findAuthTokens } from '../db/queries/accounts.js';
+import { findApplicationById, type ApplicationRow } from '../db/queries/applications.js';
 import { findApiKeySecret } from '../db/queries/keys.js';
-import { parseAuthorization } from './authorization-header.js';
-import { Forbidden, InvalidCredentials } from './errors.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { parseAuthorization, type ParsedAuthorization } from './authorization-header.js';
+import { Forbidden, InvalidCredentials, TooManyRequests } from './errors.js';
 import { isSid } from './ids.js';
 import { digestsEqual, hashSecret } from './secrets.js';
 
@@ -17,16 +22,55 @@ export interface Principal {
 }
 
 export interface Authenticator {
-  /** undefined when there is no Authorization header; InvalidCredentials when it is bad */
-  authenticate(header: string | undefined): Promise<Principal | undefined>;
+  /**
+   * undefined when there is no Authorization header; InvalidCredentials when it is bad;
+   * TooManyRequests when the address or the credential failed too often.
+   */
+  authenticate(header: string | undefined, clientAddress: string): Promise<Principal | undefined>;
+  /** drop what is cached for an account (its credentials changed somewhere) */
+  invalidateAccount(accountSid: string): void;
+  /** drop everything (the invalidation feed was interrupted) */
+  flush(): void;
 }
+
+export interface AuthenticatorOptions {
+  db: Db;
+  clock?: () => Date;
+  throttle?: AuthThrottle;
+  /**
+   * How long a verified credential is trusted without asking the database again, in
+   * case an invalidation notice is missed; revocations normally arrive by NOTIFY at once.
+   */
+  cacheTtlMillis?: number;
+  cacheMax?: number;
+}
+
+// JWT rules of the contract: exp at most 24 h after iat; a little clock skew allowed.
+const MAX_JWT_LIFETIME_SECONDS = 24 * 3600;
+const CLOCK_SKEW_SECONDS = 30;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // A digest to compare against when the sid is unknown, so that an unknown sid and a
 // wrong secret take the same work.
 const NO_MATCH = hashSecret('no such credential');
 
-export function createAuthenticator(deps: { db: Db }): Authenticator {
-  const { db } = deps;
+interface Cached {
+  principal: Principal;
+}
+
+/**
+ * Verifies credentials, caching successes: the redirect's hot path then costs one
+ * SHA-256 of the header and a map lookup, not a database round trip. The cache is keyed
+ * by a digest of the whole header, so a wrong secret never matches a cached entry.
+ */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const { db } = options;
+  const clock = options.clock ?? (() => new Date());
+  const throttle = options.throttle ?? new AuthThrottle();
+  const ttl = options.cacheTtlMillis ?? 30_000;
+  const cache = new LRUCache<string, Cached>({ max: options.cacheMax ?? 10_000, ttl });
+  // Applications' public keys never change once registered.
+  const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000 });
 
   async function verifyBasic(username: string, password: string): Promise<Principal> {
     const presented = hashSecret(password);
@@ -44,13 +88,99 @@ export function createAuthenticator(deps: { db: Db }): Authenticator {
     throw new InvalidCredentials('invalid credentials');
   }
 
+  async function applicationKey(applicationId: string) {
+    const hit = applicationKeys.get(applicationId);
+    if (hit) return hit;
+    const app = await findApplicationById(db, applicationId);
+    if (!app) return undefined;
+    const entry = { app, key: createPublicKey(app.public_key) };
+    applicationKeys.set(applicationId, entry);
+    return entry;
+  }
+
+  async function verifyBearer(token: string, applicationId: string | undefined): Promise<{ principal: Principal; exp: number }> {
+    if (!applicationId) throw new InvalidCredentials('the token names no application_id');
+    const entry = await applicationKey(applicationId.toLowerCase());
+    if (!entry) throw new InvalidCredentials('invalid credentials');
+    let payload;
+    try {
+      // The algorithm is pinned to the application's key type: `alg: none`, HS256 keyed
+      // with the public key, or RS256 against an Ed25519 key are all refused.
+      ({ payload } = await jwtVerify(token, entry.key, {
+        algorithms: [entry.app.algorithm],
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        maxTokenAge: MAX_JWT_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS,
+        requiredClaims: ['iat', 'exp', 'jti', 'application_id'],
+        currentDate: clock(),
+      }));
+    } catch {
+      throw new InvalidCredentials('invalid bearer token');
+    }
+    const { iat, exp, jti } = payload;
+    if (typeof jti !== 'string' || jti.length === 0 || typeof iat !== 'number' || typeof exp !== 'number') {
+      throw new InvalidCredentials('invalid bearer token');
+    }
+    if (exp - iat > MAX_JWT_LIFETIME_SECONDS) throw new InvalidCredentials('the token lives longer than 24 hours');
+    return {
+      principal: { accountSid: entry.app.account_sid, type: 'application', credentialSid: entry.app.application_id },
+      exp,
+    };
+  }
+
+  /** The sid a header claims, for throttling; read before (and whether or not) it verifies. */
+  function claimedSid(parsed: ParsedAuthorization): string | undefined {
+    if (parsed.scheme === 'basic') return parsed.username.slice(0, 64);
+    try {
+      const id = decodeJwt(parsed.token).application_id;
+      return typeof id === 'string' && UUID.test(id) ? id.toLowerCase() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
-    async authenticate(header) {
+    async authenticate(header, clientAddress) {
       if (header === undefined) return undefined;
-      const parsed = parseAuthorization(header);
-      if (parsed.scheme === 'basic') return verifyBasic(parsed.username, parsed.password);
-      // TODO(#4): Bearer JWTs of registered applications.
-      throw new InvalidCredentials('bearer tokens are not accepted yet');
+      const cacheKey = createHash('sha256').update(header).digest('base64');
+      const hit = cache.get(cacheKey);
+      if (hit) return hit.principal;
+
+      const now = clock().getTime();
+      let parsed: ParsedAuthorization;
+      try {
+        parsed = parseAuthorization(header);
+      } catch (err) {
+        const wait = throttle.retryAfterSeconds(clientAddress, undefined, now);
+        if (wait > 0) throw new TooManyRequests(wait);
+        throttle.recordFailure(clientAddress, undefined, now);
+        throw err;
+      }
+      const sid = claimedSid(parsed);
+      const wait = throttle.retryAfterSeconds(clientAddress, sid, now);
+      if (wait > 0) throw new TooManyRequests(wait);
+      try {
+        if (parsed.scheme === 'basic') {
+          const principal = await verifyBasic(parsed.username, parsed.password);
+          cache.set(cacheKey, { principal });
+          return principal;
+        }
+        const { principal, exp } = await verifyBearer(parsed.token, sid);
+        cache.set(cacheKey, { principal }, { ttl: Math.max(1, Math.min(ttl, exp * 1000 - now)) });
+        return principal;
+      } catch (err) {
+        if (err instanceof InvalidCredentials) throttle.recordFailure(clientAddress, sid, now);
+        throw err;
+      }
+    },
+
+    invalidateAccount(accountSid) {
+      for (const [key, value] of cache.entries()) {
+        if (value.principal.accountSid === accountSid) cache.delete(key);
+      }
+    },
+
+    flush() {
+      cache.clear();
     },
   };
 }

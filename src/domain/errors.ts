@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'conflict'
   | 'payload_too_large'
   | 'too_many_requests'
   | 'service_unavailable';
@@ -48,6 +49,13 @@ export class NotFound extends DomainError {
 export class MediaNotFound extends NotFound {
   constructor() {
     super('no such media');
+  }
+}
+
+/** The request does not fit the current state (promoting a secondary token that is not there). */
+export class Conflict extends DomainError {
+  constructor(message: string) {
+    super('conflict', message);
   }
 }
 

@@ -12,7 +12,8 @@ import { authenticate } from './auth.js';
 import { errorHandler } from './errors.js';
 import { requestLog } from './request-log.js';
 import { healthRoutes } from './routes/health.js';
-import { mediaRoutes } from './routes/media.js';
+import { mediaAccessLog, mediaRoutes } from './routes/media.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { settingsRoutes } from './routes/settings.js';
 
 export interface AppDeps {
@@ -39,17 +40,20 @@ export function createApp(deps: AppDeps): Koa {
   healthRoutes(router, deps);
   deps.extraRoutes?.(router);
   // Router middleware runs only for matched routes, before their handlers.
+  router.use('/v1/accounts/:accountSid/media/:mediaSid', mediaAccessLog(deps));
   router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
   mediaRoutes(router, {
     db: deps.db,
     store: deps.store,
     metrics: deps.metrics,
+    log: deps.log,
     clock: deps.clock,
     publicBaseUrl: config.publicBaseUrl,
     mediaMaxBytes: config.mediaMaxBytes,
     mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
   });
   settingsRoutes(router, deps);
+  credentialRoutes(router, deps);
 
   app.use(requestLog(deps.log, deps.metrics));
   app.use(errorHandler(deps.log));

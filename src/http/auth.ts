@@ -17,7 +17,7 @@ export interface AuthState {
  */
 export function authenticate(authenticator: Authenticator) {
   return async function authenticateRequest(ctx: Context, next: Next): Promise<void> {
-    (ctx.state as AuthState).principal = await authenticator.authenticate(ctx.get('Authorization') || undefined);
+    (ctx.state as AuthState).principal = await authenticator.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
     await next();
   };
 }

@@ -72,7 +72,7 @@ describe('service endpoints', () => {
     expect(text).toMatch(
       /mediagate_http_requests_total\{method="GET",route="\/v1\/accounts\/:accountSid\/media\/:mediaSid",status="302"\} [1-9]/,
     );
-    expect(text).toMatch(/mediagate_media_redirects_total\{outcome="redirect_public"\} [1-9]/);
+    expect(text).toMatch(/mediagate_media_redirects_total\{outcome="redirect_anonymous"\} [1-9]/);
     expect(text).toMatch(/mediagate_media_redirects_total\{outcome="not_found"\} [1-9]/);
     expect(text).toContain('mediagate_http_request_duration_seconds_bucket');
   });

@@ -8,7 +8,10 @@ import { parseConfig } from '../../src/config.js';
 import { readMigrations } from '../../src/db/migrate.js';
 import { createPool, type Db } from '../../src/db/pool.js';
 import { createAccount } from '../../src/domain/accounts.js';
-import { createAuthenticator } from '../../src/domain/credentials.js';
+import { createAuthenticator, type AuthenticatorOptions } from '../../src/domain/credentials.js';
+import { startInvalidationFeed } from '../../src/main.js';
+import { AuthThrottle, DEFAULT_THROTTLE } from '../../src/domain/auth-throttle.js';
+import type { InvalidationListener } from '../../src/db/notifications.js';
 import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -41,6 +44,7 @@ export interface TestService {
   config: Config;
   server: Server;
   logLines: string[];
+  feed: InvalidationListener;
   close(): Promise<void>;
 }
 
@@ -51,6 +55,7 @@ export interface ServiceOptions {
   /** for 'local': where objects and keys live (default: a new temporary directory) */
   dataDir?: string;
   clock?: () => Date;
+  authenticator?: Partial<AuthenticatorOptions>;
 }
 
 /** The real app on a real socket, over the shared test PostgreSQL and S3 server. */
@@ -60,7 +65,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ PUBLIC_BASE_URL: baseUrl, ...options.env, PORT: String(port) });
+  const config = parseConfig({ PUBLIC_BASE_URL: baseUrl, AUTH_FAILURE_LIMIT: '100000', ...options.env, PORT: String(port) });
   const db = createPool(inject('databaseUrl'), { max: 20 });
   const clock = options.clock ?? (() => new Date());
   let store: Store;
@@ -82,11 +87,15 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
       cb();
     },
   });
+  // Tests send many bad credentials from 127.0.0.1 on purpose; throttling has its own tests.
+  const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit });
+  const authenticator = createAuthenticator({ db, clock, throttle, ...options.authenticator });
+  const feed = startInvalidationFeed(inject('databaseUrl'), authenticator, createLogger('silent'));
   const app = createApp({
     config,
     db,
     store,
-    authenticator: createAuthenticator({ db }),
+    authenticator,
     log: createLogger('info', sink),
     metrics: createMetrics({ defaultMetrics: false }),
     migrations: await readMigrations(),
@@ -101,7 +110,9 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     config,
     server,
     logLines,
+    feed,
     async close() {
+      await feed.close();
       server.closeAllConnections();
       server.close();
       await store.close();

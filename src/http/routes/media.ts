@@ -1,5 +1,6 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
 import { findApplication } from '../../db/queries/applications.js';
@@ -25,6 +26,7 @@ export interface MediaRouteDeps extends MediaDeps {
   db: Db;
   publicBaseUrl: string;
   metrics: Metrics;
+  log: Logger;
 }
 
 export function mediaUrl(publicBaseUrl: string, m: Pick<MediaRow, 'account_sid' | 'sid'>): string {
@@ -65,6 +67,40 @@ const redirectQuery = z.object({
 
 const UUID_LOWER = (s: string) => s.toLowerCase();
 
+/**
+ * One structured line and one metric per media URL access, allowed or refused, whatever
+ * refused it (the credentials check runs before the route): who (never a secret), what,
+ * from where, and how it ended. Mounted ahead of authentication.
+ */
+export function mediaAccessLog(deps: Pick<MediaRouteDeps, 'log' | 'metrics'>) {
+  return async function logMediaAccess(ctx: Context, next: Next): Promise<void> {
+    const isMediaUrl = (ctx.method === 'GET' || ctx.method === 'HEAD') && !ctx.path.endsWith('.json');
+    if (!isMediaUrl) return next();
+    let outcome = 'error';
+    try {
+      await next();
+      outcome = ctx.status === 302 ? (principalOf(ctx) ? 'redirect_authenticated' : 'redirect_anonymous') : String(ctx.status);
+    } catch (err) {
+      outcome = err instanceof DomainError ? err.code : 'error';
+      throw err;
+    } finally {
+      deps.metrics.redirects.inc({ outcome });
+      deps.log.info(
+        {
+          event: 'media_access',
+          request_id: ctx.state.requestId,
+          account_sid: ctx.params.accountSid,
+          media_sid: ctx.params.mediaSid,
+          credential: principalOf(ctx)?.credentialSid ?? null,
+          outcome,
+          client: ctx.ip,
+        },
+        'media access',
+      );
+    }
+  };
+}
+
 export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
   const base = '/v1/accounts/:accountSid/media';
 
@@ -77,23 +113,17 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
   // GET and HEAD (the router adds HEAD to every GET route).
   router.get(`${base}/:mediaSid`, allowAnonymousOrSameAccount, async (ctx) => {
     const principal = principalOf(ctx);
-    try {
-      const { disposition } = readQuery(ctx, redirectQuery.loose());
-      const location = await resolveMediaRedirect(deps, {
-        accountSid: ctx.params.accountSid!,
-        mediaSid: ctx.params.mediaSid!,
-        principal,
-        method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
-        attachment: disposition === 'attachment',
-      });
-      ctx.set('Cache-Control', 'private, no-store');
-      ctx.redirect(location);
-      ctx.status = 302;
-      deps.metrics.redirects.inc({ outcome: principal ? 'redirect_protected' : 'redirect_public' });
-    } catch (err) {
-      deps.metrics.redirects.inc({ outcome: err instanceof DomainError ? err.code : 'error' });
-      throw err;
-    }
+    const { disposition } = readQuery(ctx, redirectQuery.loose());
+    const location = await resolveMediaRedirect(deps, {
+      accountSid: ctx.params.accountSid!,
+      mediaSid: ctx.params.mediaSid!,
+      principal,
+      method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
+      attachment: disposition === 'attachment',
+    });
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.redirect(location);
+    ctx.status = 302;
   });
 
   router.get(base, requireSameAccount, async (ctx) => {

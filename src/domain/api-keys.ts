@@ -1,0 +1,39 @@
+import { notifyInvalidation } from '../db/notifications.js';
+import { withTransaction, type Db } from '../db/pool.js';
+import { insertEvent } from '../db/queries/events.js';
+import { deleteApiKey as deleteApiKeyRow, insertApiKey, listApiKeys, type ApiKeyRow } from '../db/queries/keys.js';
+import { validateName } from './accounts.js';
+import { NotFound } from './errors.js';
+import { isSid, newSecret, newSid } from './ids.js';
+import { hashSecret } from './secrets.js';
+
+export interface CreatedApiKey extends ApiKeyRow {
+  /** shown once: only its digest is stored */
+  secret: string;
+}
+
+export async function createApiKey(db: Db, accountSid: string, name: string): Promise<CreatedApiKey> {
+  const validName = validateName(name);
+  const sid = newSid('SK');
+  const secret = newSecret();
+  const row = await withTransaction(db, async (tx) => {
+    const created = await insertApiKey(tx, sid, accountSid, validName, hashSecret(secret));
+    await insertEvent(tx, accountSid, 'api_key.created', { key_sid: sid, name: validName });
+    return created;
+  });
+  return { ...row, secret };
+}
+
+export function getApiKeys(db: Db, accountSid: string): Promise<ApiKeyRow[]> {
+  return listApiKeys(db, accountSid);
+}
+
+/** Deletes the key; every instance drops it from its cache when this commits. */
+export async function deleteApiKey(db: Db, accountSid: string, keySid: string): Promise<void> {
+  if (!isSid(keySid, 'SK')) throw new NotFound('no such key');
+  await withTransaction(db, async (tx) => {
+    if (!(await deleteApiKeyRow(tx, accountSid, keySid))) throw new NotFound('no such key');
+    await insertEvent(tx, accountSid, 'api_key.deleted', { key_sid: keySid });
+    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
+  });
+}

@@ -1,0 +1,46 @@
+import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { withTransaction, type Db } from '../db/pool.js';
+import { insertApplication, listApplications, type ApplicationRow, type JwtAlgorithm } from '../db/queries/applications.js';
+import { insertEvent } from '../db/queries/events.js';
+import { validateName } from './accounts.js';
+import { InvalidRequest } from './errors.js';
+
+/** RS256 for RSA keys of at least 2048 bits, EdDSA for Ed25519; anything else is refused. */
+export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; pem: string } {
+  if (!/^-----BEGIN (RSA )?PUBLIC KEY-----/.test(publicKeyPem.trim())) {
+    throw new InvalidRequest('public_key must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(publicKeyPem);
+  } catch {
+    throw new InvalidRequest('public_key is not a valid PEM public key');
+  }
+  const pem = key.export({ type: 'spki', format: 'pem' }).toString();
+  if (key.asymmetricKeyType === 'ed25519') return { algorithm: 'EdDSA', pem };
+  if (key.asymmetricKeyType === 'rsa') {
+    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new InvalidRequest('RSA keys must have at least 2048 bits');
+    return { algorithm: 'RS256', pem };
+  }
+  throw new InvalidRequest('public_key must be an RSA (RS256) or Ed25519 (EdDSA) key');
+}
+
+export async function createApplication(db: Db, accountSid: string, name: string, publicKeyPem: string): Promise<ApplicationRow> {
+  const validName = validateName(name);
+  const { algorithm, pem } = algorithmFor(publicKeyPem);
+  return withTransaction(db, async (tx) => {
+    const app = await insertApplication(tx, {
+      application_id: randomUUID(),
+      account_sid: accountSid,
+      name: validName,
+      public_key: pem,
+      algorithm,
+    });
+    await insertEvent(tx, accountSid, 'application.created', { application_id: app.application_id, algorithm });
+    return app;
+  });
+}
+
+export function getApplications(db: Db, accountSid: string): Promise<ApplicationRow[]> {
+  return listApplications(db, accountSid);
+}

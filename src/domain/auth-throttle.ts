@@ -1,0 +1,59 @@
+import { LRUCache } from 'lru-cache';
+
+export interface ThrottleOptions {
+  /** failures allowed per window, per client address and per credential sid */
+  maxFailures: number;
+  windowSeconds: number;
+  /** counters kept at most (oldest dropped): an attacker rotating sids cannot grow memory */
+  maxTracked: number;
+}
+
+export const DEFAULT_THROTTLE: ThrottleOptions = { maxFailures: 30, windowSeconds: 60, maxTracked: 100_000 };
+
+interface Window {
+  count: number;
+  startedAt: number;
+}
+
+/**
+ * Counts failed authentications per client address and per credential sid in fixed
+ * windows, in this instance's memory. Past maxFailures in a window, requests from that
+ * address or for that sid are refused until the window ends.
+ */
+export class AuthThrottle {
+  private readonly windows: LRUCache<string, Window>;
+
+  constructor(private readonly options: ThrottleOptions = DEFAULT_THROTTLE) {
+    this.windows = new LRUCache({ max: options.maxTracked, ttl: options.windowSeconds * 1000, ttlAutopurge: false });
+  }
+
+  /** seconds until the caller may try again; 0 when not throttled */
+  retryAfterSeconds(address: string, credentialSid: string | undefined, now: number): number {
+    return Math.max(this.waitFor(`a:${address}`, now), credentialSid ? this.waitFor(`c:${credentialSid}`, now) : 0);
+  }
+
+  recordFailure(address: string, credentialSid: string | undefined, now: number): void {
+    this.bump(`a:${address}`, now);
+    if (credentialSid) this.bump(`c:${credentialSid}`, now);
+  }
+
+  get trackedCount(): number {
+    return this.windows.size;
+  }
+
+  private waitFor(key: string, now: number): number {
+    const w = this.windows.get(key);
+    if (!w || w.count < this.options.maxFailures) return 0;
+    const endsAt = w.startedAt + this.options.windowSeconds * 1000;
+    return endsAt > now ? Math.ceil((endsAt - now) / 1000) : 0;
+  }
+
+  private bump(key: string, now: number): void {
+    const w = this.windows.get(key);
+    if (!w || now - w.startedAt >= this.options.windowSeconds * 1000) {
+      this.windows.set(key, { count: 1, startedAt: now });
+    } else {
+      w.count++;
+    }
+  }
+}
