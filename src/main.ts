@@ -11,6 +11,7 @@ import type Router from '@koa/router';
 import type { Store } from './storage/store.js';
 import { listenForInvalidations, type InvalidationListener } from './db/notifications.js';
 import type { Authenticator } from './domain/credentials.js';
+import type { LocalInvalidation, MediaCache } from './domain/media-cache.js';
 
 // Building the costly, process-wide objects (pool, embedded cluster, store with its
 // S3 client and presigner) happens here and only here; everything else receives them.
@@ -65,17 +66,32 @@ export async function openStore(config: Config): Promise<OpenedStore> {
   return { store, routes: (router, clock) => blobRoutes(router, { store, clock }) };
 }
 
+export function localInvalidation(caches: { authenticator: Authenticator; mediaCache: MediaCache }): LocalInvalidation {
+  return {
+    credentials: (accountSid) => caches.authenticator.invalidateAccount(accountSid),
+    media: (accountSid, mediaSid) =>
+      mediaSid ? caches.mediaCache.invalidateMedia(accountSid, mediaSid) : caches.mediaCache.invalidateAccount(accountSid),
+  };
+}
+
 /**
  * Keeps this instance's caches honest: a change committed through any instance reaches
  * every instance by NOTIFY; a lost LISTEN connection flushes everything on reconnect.
  */
-export function startInvalidationFeed(databaseUrl: string, authenticator: Authenticator, log: Logger): InvalidationListener {
+export function startInvalidationFeed(
+  databaseUrl: string,
+  caches: { authenticator: Authenticator; mediaCache: MediaCache },
+  log: Logger,
+): InvalidationListener {
+  const local = localInvalidation(caches);
   return listenForInvalidations(databaseUrl, {
     onInvalidation(invalidation) {
-      if (invalidation.kind === 'credentials') authenticator.invalidateAccount(invalidation.accountSid);
+      if (invalidation.kind === 'credentials') local.credentials(invalidation.accountSid);
+      else local.media(invalidation.accountSid, invalidation.mediaSid);
     },
     onReset() {
-      authenticator.flush();
+      caches.authenticator.flush();
+      caches.mediaCache.flush();
     },
     onError(err) {
       log.warn({ err: err.message }, 'invalidation feed lost; reconnecting');

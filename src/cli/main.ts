@@ -3,7 +3,8 @@ import { migrate, migrationStatus, MigrationError, readMigrations } from '../db/
 import { createAccount } from '../domain/accounts.js';
 import { DomainError } from '../domain/errors.js';
 import { createLogger } from '../log.js';
-import { openDatabase } from '../main.js';
+import { openDatabase, openStore } from '../main.js';
+import { collectGarbage, sweepExpiredMedia } from '../domain/maintenance.js';
 import path from 'node:path';
 import { rotateKeys } from '../storage/signing-keys.js';
 import { serve } from './serve.js';
@@ -26,6 +27,15 @@ const SERVE_USAGE = 'usage: mediagate serve\n\nMigrates the database if needed, 
 const MIGRATE_USAGE = 'usage: mediagate migrate [status]\n\nApplies pending migrations from migrations/ (or lists them with `status`).';
 const KEYS_USAGE =
   'usage: mediagate keys rotate-signing\n\nLocal store only (S3_BUCKET unset): adds a new Ed25519 key for signing media URLs under\nDATA_DIR/keys. URLs signed with older keys stay valid until they expire; a running\nservice picks the new key up within seconds.';
+const GC_USAGE = `usage: mediagate gc [--grace-seconds N] [--dry-run]
+
+Removes stored objects that no media row names and that are older than the grace
+period (default 3600 s: younger ones may be uploads whose row is not written yet), and
+reports rows whose object is missing. Prints a JSON report.`;
+const SWEEP_USAGE = `usage: mediagate sweep [--batch-size N]
+
+Deletes media past its account's retention (objects, then rows), N rows per
+transaction (default 500). Prints {"deleted": N}.`;
 const ACCOUNTS_USAGE = 'usage: mediagate accounts create --name NAME\n\nCreates an account and prints {"sid", "auth_token"} as JSON on stdout.';
 
 function wantsHelp(args: string[]): boolean {
@@ -66,6 +76,19 @@ async function main(argv: string[]): Promise<number> {
       if (values.name === undefined || values.name.trim() === '') throw new UsageError('--name is required', ACCOUNTS_USAGE);
       return runAccountsCreate(loadConfig(), values.name);
     }
+    case 'gc': {
+      if (wantsHelp(rest)) return help(GC_USAGE);
+      const { values } = parseCommandArgs(rest, { 'grace-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' } }, GC_USAGE);
+      const graceSeconds = wholeNumber(values['grace-seconds'], 3600, '--grace-seconds', GC_USAGE);
+      return runGc(loadConfig(), graceSeconds, values['dry-run'] ?? false);
+    }
+    case 'sweep': {
+      if (wantsHelp(rest)) return help(SWEEP_USAGE);
+      const { values } = parseCommandArgs(rest, { 'batch-size': { type: 'string' } }, SWEEP_USAGE);
+      const batchSize = wholeNumber(values['batch-size'], 500, '--batch-size', SWEEP_USAGE);
+      if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be from 1 to 10000', SWEEP_USAGE);
+      return runSweep(loadConfig(), batchSize);
+    }
     case 'keys': {
       if (wantsHelp(rest)) return help(KEYS_USAGE);
       const { positionals } = parseCommandArgs(rest, {}, KEYS_USAGE, 1);
@@ -80,6 +103,12 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`, USAGE);
   }
+}
+
+function wholeNumber(value: string | undefined, fallback: number, name: string, usage: string): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`${name} must be a whole number`, usage);
+  return Number(value);
 }
 
 function help(usage: string): number {
@@ -127,6 +156,41 @@ async function runAccountsCreate(config: Config, name: string): Promise<number> 
     process.stdout.write(`${JSON.stringify(account)}\n`);
     return 0;
   } finally {
+    await database.close();
+  }
+}
+
+async function runGc(config: Config, graceSeconds: number, dryRun: boolean): Promise<number> {
+  const database = await openDatabase(config, cliLogger(config));
+  const { store } = await openStore(config);
+  try {
+    await migrate(database.db);
+    const report = await collectGarbage({ db: database.db, store, clock: () => new Date() }, { graceSeconds, dryRun });
+    process.stdout.write(
+      `${JSON.stringify({
+        dry_run: dryRun,
+        removed_objects: report.removedObjects,
+        missing_objects: report.missingObjects,
+        young_unreferenced_objects: report.youngUnreferenced,
+      })}\n`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+    await database.close();
+  }
+}
+
+async function runSweep(config: Config, batchSize: number): Promise<number> {
+  const database = await openDatabase(config, cliLogger(config));
+  const { store } = await openStore(config);
+  try {
+    await migrate(database.db);
+    const deleted = await sweepExpiredMedia({ db: database.db, store }, { batchSize });
+    process.stdout.write(`${JSON.stringify({ deleted })}\n`);
+    return 0;
+  } finally {
+    await store.close();
     await database.close();
   }
 }

@@ -6,7 +6,11 @@ import { countAccounts } from '../db/queries/accounts.js';
 import { AuthThrottle, DEFAULT_THROTTLE } from '../domain/auth-throttle.js';
 import { createAuthenticator } from '../domain/credentials.js';
 import { createApp } from '../http/app.js';
-import { openDatabase, openStore, startInvalidationFeed } from '../main.js';
+import { localInvalidation, openDatabase, openStore, startInvalidationFeed } from '../main.js';
+import { MediaCache } from '../domain/media-cache.js';
+import type { Db } from '../db/pool.js';
+import type { Store } from '../storage/store.js';
+import { collectGarbage, GC_LOCK_KEY, runExclusively, sweepExpiredMedia, SWEEP_LOCK_KEY } from '../domain/maintenance.js';
 import { createMetrics } from '../metrics.js';
 
 /** `mediagate serve`: migrate, then listen until SIGTERM/SIGINT, then drain and exit 0. */
@@ -23,7 +27,8 @@ export async function serve(config: Config, log: Logger): Promise<number> {
     clock,
     throttle: new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit }),
   });
-  const feed = startInvalidationFeed(database.url, authenticator, log);
+  const mediaCache = new MediaCache();
+  const feed = startInvalidationFeed(database.url, { authenticator, mediaCache }, log);
   const app = createApp({
     config,
     db: database.db,
@@ -33,6 +38,8 @@ export async function serve(config: Config, log: Logger): Promise<number> {
     metrics,
     migrations,
     clock,
+    mediaCache,
+    invalidate: localInvalidation({ authenticator, mediaCache }),
     extraRoutes: routes && ((router) => routes(router, clock)),
   });
 
@@ -55,6 +62,8 @@ export async function serve(config: Config, log: Logger): Promise<number> {
   process.stderr.write(`${lines.join('\n')}\n`);
   log.info({ port, host: config.host, database: database.description, store: store.description }, 'listening');
 
+  const jobs = startPeriodicJobs({ db: database.db, store, clock, log });
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: NodeJS.Signals) => {
@@ -69,6 +78,7 @@ export async function serve(config: Config, log: Logger): Promise<number> {
       await new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
       clearTimeout(deadline);
+      jobs.stop();
       await feed.close();
       await store.close();
       await database.close();
@@ -88,4 +98,29 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * In-process maintenance: the retention sweep every 10 minutes and gc every hour. With
+ * several instances, an advisory lock lets one host at a time run each job.
+ */
+function startPeriodicJobs(deps: { db: Db; store: Store; clock: () => Date; log: Logger }) {
+  const every = (name: string, millis: number, lockKey: number, job: () => Promise<unknown>) => {
+    const timer = setInterval(() => {
+      runExclusively(deps.db, lockKey, job)
+        .then((result) => result !== undefined && deps.log.info({ job: name, result }, 'periodic job done'))
+        .catch((err: Error) => deps.log.warn({ job: name, err: err.message }, 'periodic job failed'));
+    }, millis);
+    timer.unref();
+    return timer;
+  };
+  const timers = [
+    every('sweep', 10 * 60_000, SWEEP_LOCK_KEY, () => sweepExpiredMedia(deps, { batchSize: 500 })),
+    every('gc', 60 * 60_000, GC_LOCK_KEY, async () => {
+      const r = await collectGarbage(deps, { graceSeconds: 3600 });
+      if (r.missingObjects.length) deps.log.warn({ missing: r.missingObjects.slice(0, 100) }, 'media rows whose object is missing');
+      return { removed: r.removedObjects.length, missing: r.missingObjects.length };
+    }),
+  ];
+  return { stop: () => timers.forEach(clearInterval) };
 }

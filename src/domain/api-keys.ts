@@ -6,6 +6,12 @@ import { validateName } from './accounts.js';
 import { NotFound } from './errors.js';
 import { isSid, newSecret, newSid } from './ids.js';
 import { hashSecret } from './secrets.js';
+import type { LocalInvalidation } from './media-cache.js';
+
+export interface CredentialDeps {
+  db: Db;
+  invalidate: LocalInvalidation;
+}
 
 export interface CreatedApiKey extends ApiKeyRow {
   /** shown once: only its digest is stored */
@@ -29,11 +35,12 @@ export function getApiKeys(db: Db, accountSid: string): Promise<ApiKeyRow[]> {
 }
 
 /** Deletes the key; every instance drops it from its cache when this commits. */
-export async function deleteApiKey(db: Db, accountSid: string, keySid: string): Promise<void> {
+export async function deleteApiKey(deps: CredentialDeps, accountSid: string, keySid: string): Promise<void> {
   if (!isSid(keySid, 'SK')) throw new NotFound('no such key');
-  await withTransaction(db, async (tx) => {
+  await withTransaction(deps.db, async (tx) => {
     if (!(await deleteApiKeyRow(tx, accountSid, keySid))) throw new NotFound('no such key');
     await insertEvent(tx, accountSid, 'api_key.deleted', { key_sid: keySid });
     await notifyInvalidation(tx, { kind: 'credentials', accountSid });
   });
+  deps.invalidate.credentials(accountSid);
 }

@@ -8,6 +8,9 @@ import {
   type MediaKind,
   type MediaRow,
 } from '../db/queries/media.js';
+import { notifyInvalidation } from '../db/notifications.js';
+import { objectKeyFor } from '../storage/object-key.js';
+import type { LocalInvalidation, MediaCache } from './media-cache.js';
 import type { SignedMethod, Store } from '../storage/store.js';
 import { attachmentDisposition } from './content-disposition.js';
 import type { Principal } from './credentials.js';
@@ -21,6 +24,9 @@ export interface MediaDeps {
   mediaMaxBytes: number;
   mediaUrlTtlSeconds: number;
   clock: () => Date;
+  /** media rows for the redirect's hot path (none: every redirect reads the database) */
+  mediaCache?: MediaCache | undefined;
+  invalidate: LocalInvalidation;
 }
 
 export function parseKind(value: unknown): MediaKind {
@@ -67,7 +73,7 @@ export interface UploadInput {
  */
 export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<MediaRow> {
   const sid = newSid('ME');
-  const objectKey = `${input.accountSid}/${sid}`;
+  const objectKey = objectKeyFor(input.accountSid, sid);
   const body = await nonEmpty(input.body);
   const stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes);
   const discard = () => deps.store.delete(objectKey).catch(() => undefined);
@@ -114,7 +120,8 @@ export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, 
   if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
   const row = await findMedia(deps.db, accountSid, mediaSid);
   if (!row) throw new MediaNotFound();
-  return row;
+  const { retention_days: _, ...media } = row;
+  return media;
 }
 
 export interface RedirectInput {
@@ -126,9 +133,20 @@ export interface RedirectInput {
   attachment: boolean;
 }
 
+async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
+  if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
+  const cached = deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
+  if (cached) return cached;
+  const row = await findMedia(deps.db, accountSid, mediaSid);
+  if (!row) throw new MediaNotFound();
+  const { retention_days: retentionDays, ...media } = row;
+  deps.mediaCache?.set(media, retentionDays);
+  return media;
+}
+
 /** Steps 3 to 5 of the contract's decision order for a media URL. */
 export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput): Promise<string> {
-  const media = await getMedia(deps, input.accountSid, input.mediaSid);
+  const media = await findMediaForRedirect(deps, input.accountSid, input.mediaSid);
   if (media.requires_auth && !input.principal) {
     throw new InvalidCredentials('this media requires credentials');
   }
@@ -198,11 +216,17 @@ export function decodePageToken(token: string): { createdAt: string; sid: string
  * removed, and if the store cannot remove it the row is kept (the request fails with
  * 503 and can be retried), so a listed media never lost its bytes.
  */
-export async function deleteMedia(deps: Pick<MediaDeps, 'db' | 'store'>, accountSid: string, mediaSid: string): Promise<void> {
+export async function deleteMedia(
+  deps: Pick<MediaDeps, 'db' | 'store' | 'invalidate'>,
+  accountSid: string,
+  mediaSid: string,
+): Promise<void> {
   if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
   await withTransaction(deps.db, async (tx) => {
     const row = await deleteMediaRow(tx, accountSid, mediaSid);
     if (!row) throw new MediaNotFound();
+    await notifyInvalidation(tx, { kind: 'media', accountSid, mediaSid });
     await deps.store.delete(row.object_key);
   });
+  deps.invalidate.media(accountSid, mediaSid);
 }

@@ -3,6 +3,14 @@ import { insertEvent } from '../db/queries/events.js';
 import { protectExistingMedia, type MediaKind } from '../db/queries/media.js';
 import { findProtection, updateProtection } from '../db/queries/protection.js';
 import { NotFound } from './errors.js';
+import { notifyInvalidation } from '../db/notifications.js';
+import { updateRetentionDays } from '../db/queries/accounts.js';
+import type { LocalInvalidation } from './media-cache.js';
+
+export interface ProtectionDeps {
+  db: Db;
+  invalidate: LocalInvalidation;
+}
 
 export const MEDIA_KINDS: readonly MediaKind[] = ['message', 'recording', 'fax'];
 
@@ -24,11 +32,11 @@ export async function getProtection(db: Db, accountSid: string): Promise<Protect
  * upload that inserts afterwards reads the new value (see insertMedia's FOR SHARE).
  */
 export async function setProtection(
-  db: Db,
+  deps: ProtectionDeps,
   accountSid: string,
   changes: Partial<Record<MediaKind, boolean>>,
 ): Promise<ProtectionState> {
-  await withTransaction(db, async (tx) => {
+  await withTransaction(deps.db, async (tx) => {
     for (const kind of MEDIA_KINDS) {
       const enabled = changes[kind];
       if (enabled === undefined) continue;
@@ -36,15 +44,30 @@ export async function setProtection(
         await insertEvent(tx, accountSid, 'media_protection.changed', { kind, enabled });
       }
     }
+    await notifyInvalidation(tx, { kind: 'media', accountSid });
   });
-  return getProtection(db, accountSid);
+  deps.invalidate.media(accountSid);
+  return getProtection(deps.db, accountSid);
 }
 
 /** Makes every existing media of a kind require credentials; returns how many changed. */
-export async function protectExisting(db: Db, accountSid: string, kind: MediaKind): Promise<number> {
-  return withTransaction(db, async (tx) => {
-    const n = await protectExistingMedia(tx, accountSid, kind);
-    await insertEvent(tx, accountSid, 'media_protection.protected_existing', { kind, protected: n });
-    return n;
+export async function protectExisting(deps: ProtectionDeps, accountSid: string, kind: MediaKind): Promise<number> {
+  const n = await withTransaction(deps.db, async (tx) => {
+    const changed = await protectExistingMedia(tx, accountSid, kind);
+    await insertEvent(tx, accountSid, 'media_protection.protected_existing', { kind, protected: changed });
+    await notifyInvalidation(tx, { kind: 'media', accountSid });
+    return changed;
   });
+  deps.invalidate.media(accountSid);
+  return n;
+}
+
+/** Media kept until deleted (null) or for a number of days. */
+export async function setRetention(deps: ProtectionDeps, accountSid: string, days: number | null): Promise<void> {
+  await withTransaction(deps.db, async (tx) => {
+    await updateRetentionDays(tx, accountSid, days);
+    await insertEvent(tx, accountSid, 'retention.changed', { days });
+    await notifyInvalidation(tx, { kind: 'media', accountSid });
+  });
+  deps.invalidate.media(accountSid);
 }

@@ -7,6 +7,7 @@ import type { Db } from '../db/pool.js';
 import type { Authenticator } from '../domain/credentials.js';
 import { NotFound } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
+import type { LocalInvalidation, MediaCache } from '../domain/media-cache.js';
 import type { Store } from '../storage/store.js';
 import { authenticate } from './auth.js';
 import { errorHandler } from './errors.js';
@@ -25,6 +26,9 @@ export interface AppDeps {
   metrics: Metrics;
   migrations: MigrationFile[];
   clock: () => Date;
+  mediaCache?: MediaCache | undefined;
+  /** tells this instance's caches about changes it just committed */
+  invalidate: LocalInvalidation;
   /** extra routes mounted before the account routes (the local store's blob endpoint) */
   extraRoutes?: (router: Router) => void;
 }
@@ -48,6 +52,8 @@ export function createApp(deps: AppDeps): Koa {
     metrics: deps.metrics,
     log: deps.log,
     clock: deps.clock,
+    mediaCache: deps.mediaCache,
+    invalidate: deps.invalidate,
     publicBaseUrl: config.publicBaseUrl,
     mediaMaxBytes: config.mediaMaxBytes,
     mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,

@@ -8,6 +8,7 @@ import { createAuthenticator } from '../../src/domain/credentials.js';
 import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
+import { NO_LOCAL_CACHES } from '../../src/domain/media-cache.js';
 import { parseConfig } from '../../src/config.js';
 import { createScratchDatabase } from '../support/cli.js';
 import { getMediaUrl, newAccount, startService, uploadJson, type TestService, testS3Store } from '../support/service.js';
@@ -43,6 +44,7 @@ describe('service endpoints', () => {
         metrics: createMetrics({ defaultMetrics: false }),
         migrations: await readMigrations(),
         clock: () => new Date(),
+        invalidate: NO_LOCAL_CACHES,
       }).callback(),
     );
     server.listen(0, '127.0.0.1');

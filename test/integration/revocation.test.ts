@@ -77,6 +77,31 @@ describe('revocation on every instance', () => {
     expect(await msUntilRefused(onB, account.basic, started)).toBeLessThan(1000);
   });
 
+  it('media deleted or protected through instance A stops redirecting on instance B within 1 s', async () => {
+    const account = await newAccount(a.db);
+    const gone = await uploadJson(a, account, 'x');
+    const legacy = await uploadJson(a, account, 'y');
+    const goneOnB = gone.url.replace(a.baseUrl, b.baseUrl);
+    const legacyOnB = legacy.url.replace(a.baseUrl, b.baseUrl);
+    expect((await getMediaUrl(goneOnB)).status).toBe(302); // B caches both rows
+    expect((await getMediaUrl(legacyOnB)).status).toBe(302);
+
+    expect((await fetch(gone.url, { method: 'DELETE', headers: { Authorization: account.basic } })).status).toBe(204);
+    const protect = await fetch(`${a.baseUrl}/v1/accounts/${account.sid}/settings/media-protection/protect-existing`, {
+      method: 'POST',
+      headers: { Authorization: account.basic, 'Content-Type': 'application/json' },
+      body: '{"kind":"message"}',
+    });
+    expect(await protect.json()).toEqual({ protected: 1 });
+    const started = performance.now();
+    for (;;) {
+      const [g, l] = [(await getMediaUrl(goneOnB)).status, (await getMediaUrl(legacyOnB)).status];
+      if (g === 404 && l === 401) break;
+      expect(performance.now() - started).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  });
+
   it('without notifications, a cached credential still expires after the fallback TTL', async () => {
     const c = await startService({ authenticator: { cacheTtlMillis: 200 } });
     try {

@@ -9,7 +9,8 @@ import { readMigrations } from '../../src/db/migrate.js';
 import { createPool, type Db } from '../../src/db/pool.js';
 import { createAccount } from '../../src/domain/accounts.js';
 import { createAuthenticator, type AuthenticatorOptions } from '../../src/domain/credentials.js';
-import { startInvalidationFeed } from '../../src/main.js';
+import { localInvalidation, startInvalidationFeed } from '../../src/main.js';
+import { MediaCache } from '../../src/domain/media-cache.js';
 import { AuthThrottle, DEFAULT_THROTTLE } from '../../src/domain/auth-throttle.js';
 import type { InvalidationListener } from '../../src/db/notifications.js';
 import { createApp } from '../../src/http/app.js';
@@ -56,6 +57,8 @@ export interface ServiceOptions {
   dataDir?: string;
   clock?: () => Date;
   authenticator?: Partial<AuthenticatorOptions>;
+  /** false: no media cache (every redirect reads the database) */
+  mediaCache?: false;
 }
 
 /** The real app on a real socket, over the shared test PostgreSQL and S3 server. */
@@ -90,7 +93,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   // Tests send many bad credentials from 127.0.0.1 on purpose; throttling has its own tests.
   const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit });
   const authenticator = createAuthenticator({ db, clock, throttle, ...options.authenticator });
-  const feed = startInvalidationFeed(inject('databaseUrl'), authenticator, createLogger('silent'));
+  const mediaCache = options.mediaCache === false ? undefined : new MediaCache();
+  const feed = startInvalidationFeed(inject('databaseUrl'), { authenticator, mediaCache: mediaCache ?? new MediaCache() }, createLogger('silent'));
   const app = createApp({
     config,
     db,
@@ -101,6 +105,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     migrations: await readMigrations(),
     clock,
     extraRoutes,
+    mediaCache,
+    invalidate: localInvalidation({ authenticator, mediaCache: mediaCache ?? new MediaCache() }),
   });
   server.on('request', app.callback());
   return {

@@ -55,10 +55,14 @@ export async function insertMedia(db: Queryable, m: NewMedia): Promise<MediaRow 
   return rows[0];
 }
 
-export async function findMedia(db: Queryable, accountSid: string, mediaSid: string): Promise<MediaRow | undefined> {
-  const { rows } = await db.query<MediaRow>({
+export interface FoundMediaRow extends MediaRow {
+  retention_days: number | null;
+}
+
+export async function findMedia(db: Queryable, accountSid: string, mediaSid: string): Promise<FoundMediaRow | undefined> {
+  const { rows } = await db.query<FoundMediaRow>({
     name: 'media-find',
-    text: `SELECT ${COLUMNS} FROM media m JOIN accounts a ON a.sid = m.account_sid
+    text: `SELECT ${COLUMNS}, a.retention_days FROM media m JOIN accounts a ON a.sid = m.account_sid
             WHERE m.sid = $1 AND m.account_sid = $2 AND ${NOT_EXPIRED}`,
     values: [mediaSid, accountSid],
   });

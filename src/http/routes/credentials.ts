@@ -6,6 +6,7 @@ import { createApplication, getApplications } from '../../domain/applications.js
 import { createSecondaryToken, deleteSecondary, promoteSecondary } from '../../domain/auth-tokens.js';
 import type { ApplicationRow } from '../../db/queries/applications.js';
 import { requireAccountOwner } from '../auth.js';
+import type { LocalInvalidation } from '../../domain/media-cache.js';
 import { readJsonBody } from '../input.js';
 
 const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
@@ -21,7 +22,7 @@ const applicationJson = (a: ApplicationRow) => ({
 });
 
 /** Keys, auth tokens and applications: the account's auth token only (requireAccountOwner). */
-export function credentialRoutes(router: Router, deps: { db: Db }): void {
+export function credentialRoutes(router: Router, deps: { db: Db; invalidate: LocalInvalidation }): void {
   const { db } = deps;
   const base = '/v1/accounts/:accountSid';
 
@@ -38,22 +39,22 @@ export function credentialRoutes(router: Router, deps: { db: Db }): void {
   });
 
   router.delete(`${base}/keys/:keySid`, requireAccountOwner, async (ctx) => {
-    await deleteApiKey(db, ctx.params.accountSid!, ctx.params.keySid!);
+    await deleteApiKey(deps, ctx.params.accountSid!, ctx.params.keySid!);
     ctx.status = 204;
   });
 
   router.post(`${base}/auth-tokens/secondary`, requireAccountOwner, async (ctx) => {
     ctx.status = 201;
-    ctx.body = { secondary_auth_token: await createSecondaryToken(db, ctx.params.accountSid!) };
+    ctx.body = { secondary_auth_token: await createSecondaryToken(deps, ctx.params.accountSid!) };
   });
 
   router.post(`${base}/auth-tokens/promote`, requireAccountOwner, async (ctx) => {
-    await promoteSecondary(db, ctx.params.accountSid!);
+    await promoteSecondary(deps, ctx.params.accountSid!);
     ctx.body = { promoted: true };
   });
 
   router.delete(`${base}/auth-tokens/secondary`, requireAccountOwner, async (ctx) => {
-    await deleteSecondary(db, ctx.params.accountSid!);
+    await deleteSecondary(deps, ctx.params.accountSid!);
     ctx.status = 204;
   });
 

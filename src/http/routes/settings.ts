@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
-import { findRetentionDays, updateRetentionDays } from '../../db/queries/accounts.js';
-import { insertEvent, listEvents } from '../../db/queries/events.js';
+import { findRetentionDays } from '../../db/queries/accounts.js';
+import { listEvents } from '../../db/queries/events.js';
+import type { LocalInvalidation } from '../../domain/media-cache.js';
 import { NotFound } from '../../domain/errors.js';
-import { getProtection, MEDIA_KINDS, protectExisting, setProtection, type ProtectionState } from '../../domain/protection.js';
-import { withTransaction } from '../../db/pool.js';
+import { getProtection, MEDIA_KINDS, protectExisting, setProtection, setRetention, type ProtectionState } from '../../domain/protection.js';
 import { requireAccountOwner } from '../auth.js';
 import { pageSize, readJsonBody, readQuery } from '../input.js';
 
@@ -30,7 +30,7 @@ function protectionJson(state: ProtectionState) {
   );
 }
 
-export function settingsRoutes(router: Router, deps: { db: Db }): void {
+export function settingsRoutes(router: Router, deps: { db: Db; invalidate: LocalInvalidation }): void {
   const { db } = deps;
   const base = '/v1/accounts/:accountSid';
 
@@ -40,12 +40,12 @@ export function settingsRoutes(router: Router, deps: { db: Db }): void {
 
   router.patch(`${base}/settings/media-protection`, requireAccountOwner, async (ctx) => {
     const changes = await readJsonBody(ctx, protectionPatch);
-    ctx.body = protectionJson(await setProtection(db, ctx.params.accountSid!, changes));
+    ctx.body = protectionJson(await setProtection(deps, ctx.params.accountSid!, changes));
   });
 
   router.post(`${base}/settings/media-protection/protect-existing`, requireAccountOwner, async (ctx) => {
     const { kind } = await readJsonBody(ctx, protectExistingBody);
-    ctx.body = { protected: await protectExisting(db, ctx.params.accountSid!, kind as (typeof MEDIA_KINDS)[number]) };
+    ctx.body = { protected: await protectExisting(deps, ctx.params.accountSid!, kind as (typeof MEDIA_KINDS)[number]) };
   });
 
   router.get(`${base}/settings/retention`, requireAccountOwner, async (ctx) => {
@@ -56,11 +56,7 @@ export function settingsRoutes(router: Router, deps: { db: Db }): void {
 
   router.patch(`${base}/settings/retention`, requireAccountOwner, async (ctx) => {
     const { days } = await readJsonBody(ctx, retentionBody);
-    const accountSid = ctx.params.accountSid!;
-    await withTransaction(db, async (tx) => {
-      await updateRetentionDays(tx, accountSid, days);
-      await insertEvent(tx, accountSid, 'retention.changed', { days });
-    });
+    await setRetention(deps, ctx.params.accountSid!, days);
     ctx.body = { days };
   });
 

@@ -1,0 +1,116 @@
+import { notifyInvalidation } from '../db/notifications.js';
+import { withTransaction, type Db } from '../db/pool.js';
+import {
+  accountsWithRetention,
+  advisoryUnlock,
+  deleteMediaBySids,
+  lockExpiredMedia,
+  objectKeysAfter,
+  tryAdvisoryLock,
+} from '../db/queries/maintenance.js';
+import { isObjectKey } from '../storage/object-key.js';
+import type { Store } from '../storage/store.js';
+
+export interface GcReport {
+  /** objects no row names, older than the grace period, removed */
+  removedObjects: string[];
+  /** rows whose object is missing from the store (reported, never deleted) */
+  missingObjects: string[];
+  /** objects without a row but younger than the grace period: maybe an upload in flight */
+  youngUnreferenced: number;
+}
+
+/**
+ * Walks the store's listing and the media rows side by side, both in byte order, with
+ * bounded memory however many objects there are. An object no row names is an upload
+ * that failed between storing the bytes and inserting the row (a crash, say); it is
+ * removed once older than `graceSeconds`, since a younger one may be an upload whose row
+ * is about to be written. Keys that are not mediagate's (`AC…/ME…`) are left alone.
+ */
+export async function collectGarbage(
+  deps: { db: Db; store: Store; clock: () => Date },
+  options: { graceSeconds: number; dryRun?: boolean },
+): Promise<GcReport> {
+  const report: GcReport = { removedObjects: [], missingObjects: [], youngUnreferenced: 0 };
+  const cutoff = deps.clock().getTime() - options.graceSeconds * 1000;
+
+  let rows: string[] = [];
+  let rowIndex = 0;
+  let lastRow = '';
+  let rowsDone = false;
+  const peekRow = async (): Promise<string | undefined> => {
+    if (rowIndex >= rows.length && !rowsDone) {
+      rows = await objectKeysAfter(deps.db, lastRow, 1000);
+      rowIndex = 0;
+      if (rows.length < 1000) rowsDone = true;
+      if (rows.length) lastRow = rows[rows.length - 1]!;
+    }
+    return rows[rowIndex];
+  };
+
+  for await (const object of deps.store.list()) {
+    if (!isObjectKey(object.key)) continue;
+    // Rows before this object's key have no object.
+    for (let row = await peekRow(); row !== undefined && row < object.key; row = await peekRow()) {
+      report.missingObjects.push(row);
+      rowIndex++;
+    }
+    if ((await peekRow()) === object.key) {
+      rowIndex++;
+      continue;
+    }
+    if (object.lastModified.getTime() > cutoff) {
+      report.youngUnreferenced++;
+      continue;
+    }
+    if (!options.dryRun) await deps.store.delete(object.key);
+    report.removedObjects.push(object.key);
+  }
+  for (let row = await peekRow(); row !== undefined; row = await peekRow()) {
+    report.missingObjects.push(row);
+    rowIndex++;
+  }
+  return report;
+}
+
+/**
+ * Deletes media past its account's retention, objects first, in batches of
+ * `batchSize` rows, each batch in one transaction holding its rows locked: if the store
+ * cannot delete an object, the batch's rows stay (and the sweep stops, to retry later).
+ */
+export async function sweepExpiredMedia(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<number> {
+  let deleted = 0;
+  for (const account of await accountsWithRetention(deps.db)) {
+    for (;;) {
+      const n = await withTransaction(deps.db, async (tx) => {
+        const batch = await lockExpiredMedia(tx, account.sid, account.retention_days, options.batchSize);
+        for (const m of batch) await deps.store.delete(m.object_key);
+        const count = batch.length ? await deleteMediaBySids(tx, batch.map((m) => m.sid)) : 0;
+        if (count) await notifyInvalidation(tx, { kind: 'media', accountSid: account.sid });
+        return count;
+      });
+      deleted += n;
+      if (n < options.batchSize) break;
+    }
+  }
+  return deleted;
+}
+
+// Advisory lock keys: one host at a time runs each periodic job.
+export const GC_LOCK_KEY = 0x6d670001;
+export const SWEEP_LOCK_KEY = 0x6d670002;
+
+/** Runs job while holding a session advisory lock; undefined when another host holds it. */
+export async function runExclusively<T>(db: Db, key: number, job: () => Promise<T>): Promise<T | undefined> {
+  const client = await db.connect();
+  try {
+    if (!(await tryAdvisoryLock(client, key))) return undefined;
+    try {
+      return await job();
+    } finally {
+      await advisoryUnlock(client, key);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,62 @@
+import { LRUCache } from 'lru-cache';
+import type { MediaRow } from '../db/queries/media.js';
+
+export interface CachedMedia {
+  row: MediaRow;
+  /** when the account's retention makes the media disappear (null: kept until deleted) */
+  expiresAt: number | null;
+}
+
+/**
+ * Media rows kept briefly in memory for the redirect's hot path. Entries are dropped by
+ * this instance right after its own changes commit, by every instance on the NOTIFY of
+ * another's (delete, protect-existing, switch and retention changes, sweeps), and in any
+ * case after ttlMillis. Lookups that find nothing are not cached: a media uploaded
+ * through another instance must be found at once.
+ */
+export class MediaCache {
+  private readonly entries: LRUCache<string, CachedMedia>;
+
+  constructor(options: { max?: number; ttlMillis?: number } = {}) {
+    this.entries = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMillis ?? 30_000 });
+  }
+
+  get(accountSid: string, mediaSid: string, now: number): MediaRow | undefined {
+    const hit = this.entries.get(`${accountSid}/${mediaSid}`);
+    if (!hit) return undefined;
+    if (hit.expiresAt !== null && hit.expiresAt <= now) {
+      this.entries.delete(`${accountSid}/${mediaSid}`);
+      return undefined;
+    }
+    return hit.row;
+  }
+
+  set(row: MediaRow, retentionDays: number | null): void {
+    const expiresAt = retentionDays === null ? null : row.created_at.getTime() + retentionDays * 86_400_000;
+    this.entries.set(`${row.account_sid}/${row.sid}`, { row, expiresAt });
+  }
+
+  invalidateMedia(accountSid: string, mediaSid: string): void {
+    this.entries.delete(`${accountSid}/${mediaSid}`);
+  }
+
+  invalidateAccount(accountSid: string): void {
+    const prefix = `${accountSid}/`;
+    for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key);
+  }
+
+  flush(): void {
+    this.entries.clear();
+  }
+}
+
+/**
+ * What changed, told to this instance's caches right after a commit (other instances
+ * learn it from the NOTIFY sent in the same transaction).
+ */
+export interface LocalInvalidation {
+  credentials(accountSid: string): void;
+  media(accountSid: string, mediaSid?: string): void;
+}
+
+export const NO_LOCAL_CACHES: LocalInvalidation = { credentials() {}, media() {} };
