@@ -172,6 +172,7 @@ async function runGc(config: Config, graceSeconds: number, dryRun: boolean): Pro
         removed_objects: report.removedObjects,
         missing_objects: report.missingObjects,
         young_unreferenced_objects: report.youngUnreferenced,
+        abandoned_uploads_removed: report.abandonedUploads,
       })}\n`,
     );
     return 0;

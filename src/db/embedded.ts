@@ -52,6 +52,8 @@ export interface EmbeddedOptions {
    * is stopped again on shutdown. CLI commands just connect.
    */
   adoptOrphan?: boolean;
+  /** a fixed port (default: a free one, chosen at each start) */
+  port?: number;
 }
 
 export async function openEmbeddedPostgres(clusterDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
@@ -104,7 +106,7 @@ export async function openEmbeddedPostgres(clusterDir: string, options: Embedded
   }
 
   await removeStalePidFile(clusterDir);
-  const port = await findFreePort();
+  const port = options.port ?? (await findFreePort());
   const instance = makeInstance(port);
   try {
     await instance.start();

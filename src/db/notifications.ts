@@ -27,7 +27,7 @@ export interface InvalidationListener {
 
 export interface ListenerHandlers {
   onInvalidation(invalidation: Invalidation): void;
-  /** the connection was lost or re-established: anything cached may be stale */
+  /** the connection was (re-)established: anything cached before may be stale */
   onReset(): void;
   onError?(err: Error): void;
 }
@@ -47,10 +47,12 @@ export function listenForInvalidations(databaseUrl: string, handlers: ListenerHa
     if (closed) return;
     const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2000, application_name: 'mediagate-listen' });
     client = c;
+    // Losing the connection does not flush: while the database is down nothing can be
+    // revoked, and cached entries keep redirects working. What was missed meanwhile is
+    // flushed on reconnection (onReset below); the caches' expiry bounds the gap.
     const lost = (err?: Error) => {
       if (client !== c) return;
       client = undefined;
-      if (connected) handlers.onReset();
       connected = false;
       if (err) handlers.onError?.(err);
       c.end().catch(() => undefined);

@@ -18,6 +18,8 @@ export interface GcReport {
   missingObjects: string[];
   /** objects without a row but younger than the grace period: maybe an upload in flight */
   youngUnreferenced: number;
+  /** temp files or unfinished multipart uploads, older than the grace period, removed */
+  abandonedUploads: number;
 }
 
 /**
@@ -31,8 +33,9 @@ export async function collectGarbage(
   deps: { db: Db; store: Store; clock: () => Date },
   options: { graceSeconds: number; dryRun?: boolean },
 ): Promise<GcReport> {
-  const report: GcReport = { removedObjects: [], missingObjects: [], youngUnreferenced: 0 };
+  const report: GcReport = { removedObjects: [], missingObjects: [], youngUnreferenced: 0, abandonedUploads: 0 };
   const cutoff = deps.clock().getTime() - options.graceSeconds * 1000;
+  if (!options.dryRun) report.abandonedUploads = await deps.store.removeAbandonedUploads(new Date(cutoff));
 
   let rows: string[] = [];
   let rowIndex = 0;

@@ -97,6 +97,10 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; publi
       }
     },
 
+    removeAbandonedUploads(olderThan: Date): Promise<number> {
+      return removeStaleTempFiles(dir, olderThan);
+    },
+
     async signUrl(request: UrlToSign): Promise<string> {
       const key = keyring.current();
       const exp = String(Math.floor(request.signedAt.getTime() / 1000) + request.ttlSeconds);
@@ -151,8 +155,7 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; publi
   };
 }
 
-/** Stray temp files of uploads cut short by a crash (for `mediagate gc`). */
-export async function removeStaleTempFiles(dir: string, olderThan: Date): Promise<number> {
+async function removeStaleTempFiles(dir: string, olderThan: Date): Promise<number> {
   const tmpDir = path.join(dir, TMP_DIR);
   let removed = 0;
   for (const name of await readdir(tmpDir).catch(() => [] as string[])) {

@@ -40,8 +40,13 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** whether the object exists (for `mediagate gc`'s report) */
   exists(key: string): Promise<boolean>;
-  /** every stored object (for `mediagate gc`) */
+  /** every stored object, in byte order of keys as S3 lists them (for `mediagate gc`) */
   list(): AsyncIterable<ListedObject>;
+  /**
+   * Cleans up what uploads cut short (a crash, kill -9) left behind before becoming
+   * objects: temp files (local) or unfinished multipart uploads (S3) older than the date.
+   */
+  removeAbandonedUploads(olderThan: Date): Promise<number>;
   /** a URL that serves the object's bytes until it expires; no call to the store */
   signUrl(request: UrlToSign): Promise<string>;
   close(): Promise<void>;

@@ -45,6 +45,13 @@ describe.each(['s3', 'local'] as const)('the %s store', (storeKind) => {
     await svc.store.delete(key); // deleting a missing object is fine
   });
 
+  it('cleans up abandoned uploads without touching stored objects', async () => {
+    const key = `${account.sid}/ME${randomBytes(16).toString('hex')}`;
+    await svc.store.put(key, Readable.from([randomBytes(10)]), 'image/gif', 100);
+    expect(await svc.store.removeAbandonedUploads(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(0);
+    expect(await svc.store.exists(key)).toBe(true);
+  });
+
   it('refuses more than maxBytes and keeps nothing', async () => {
     const key = `${account.sid}/ME${randomBytes(16).toString('hex')}`;
     const body = Readable.from([randomBytes(600), randomBytes(600)]);

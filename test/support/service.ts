@@ -28,11 +28,11 @@ import { openKeyring, type Keyring } from '../../src/storage/signing-keys.js';
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-export function testS3Store(): Store {
+export function testS3Store(endpoint = inject('s3Endpoint')): Store {
   return createS3Store({
     bucket: inject('s3Bucket'),
     region: 'us-east-1',
-    endpoint: inject('s3Endpoint'),
+    endpoint,
     forcePathStyle: true,
     credentials: S3_CREDENTIALS,
   });
@@ -59,6 +59,10 @@ export interface ServiceOptions {
   authenticator?: Partial<AuthenticatorOptions>;
   /** false: no media cache (every redirect reads the database) */
   mediaCache?: false;
+  /** default: the shared test database */
+  databaseUrl?: string;
+  /** for storeKind 's3': another S3 server than the shared one */
+  s3Endpoint?: string;
 }
 
 /** The real app on a real socket, over the shared test PostgreSQL and S3 server. */
@@ -69,7 +73,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
   const config = parseConfig({ PUBLIC_BASE_URL: baseUrl, AUTH_FAILURE_LIMIT: '100000', ...options.env, PORT: String(port) });
-  const db = createPool(inject('databaseUrl'), { max: 20 });
+  const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
+  const db = createPool(databaseUrl, { max: 20 });
   const clock = options.clock ?? (() => new Date());
   let store: Store;
   let extraRoutes: ((router: Router) => void) | undefined;
@@ -81,7 +86,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     store = local;
     extraRoutes = (router) => blobRoutes(router, { store: local, clock });
   } else {
-    store = testS3Store();
+    store = testS3Store(options.s3Endpoint);
   }
   const logLines: string[] = [];
   const sink = new Writable({
@@ -94,7 +99,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit });
   const authenticator = createAuthenticator({ db, clock, throttle, ...options.authenticator });
   const mediaCache = options.mediaCache === false ? undefined : new MediaCache();
-  const feed = startInvalidationFeed(inject('databaseUrl'), { authenticator, mediaCache: mediaCache ?? new MediaCache() }, createLogger('silent'));
+  const feed = startInvalidationFeed(databaseUrl, { authenticator, mediaCache: mediaCache ?? new MediaCache() }, createLogger('silent'));
   const app = createApp({
     config,
     db,

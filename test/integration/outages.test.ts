@@ -1,0 +1,124 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import S3rver from 's3rver';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { findFreePort, openEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { getMediaUrl, newAccount, setProtection, startService, upload, uploadJson, type TestService } from '../support/service.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const result = await fn();
+  return [result, performance.now() - started];
+}
+
+describe('database outage', () => {
+  it('answers 503 with Retry-After within 2 s, keeps /healthz and cached redirects, and recovers without restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mg-outage-db-'));
+    const port = await findFreePort();
+    let pg: EmbeddedPostgres = await openEmbeddedPostgres(path.join(dir, 'pg'), { port });
+    cleanups.push(() => pg.stop());
+    const pool = createPool(pg.url);
+    await migrate(pool);
+    await pool.end();
+
+    const svc: TestService = await startService({ databaseUrl: pg.url });
+    cleanups.push(() => svc.close());
+    const account = await newAccount(svc.db);
+    const legacy = await uploadJson(svc, account, 'public');
+    await setProtection(svc, account, { message: true });
+    const secret = await uploadJson(svc, account, 'protected');
+    const cold = await uploadJson(svc, account, 'never fetched');
+    // Warm the caches: the credentials and both media rows.
+    expect((await getMediaUrl(secret.url, { headers: { Authorization: account.basic } })).status).toBe(302);
+    expect((await getMediaUrl(legacy.url)).status).toBe(302);
+
+    await pg.stop(); // the PostgreSQL server process really stops
+
+    const [upl, uploadMs] = await timed(() => upload(svc, account, 'during outage'));
+    expect(upl.status).toBe(503);
+    expect(upl.headers.get('retry-after')).not.toBeNull();
+    expect(((await upl.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+    expect(uploadMs).toBeLessThan(2000);
+
+    const [list, listMs] = await timed(() => fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media`, { headers: { Authorization: account.basic } }));
+    expect(list.status).toBe(503);
+    expect(listMs).toBeLessThan(2000);
+    const [uncached, uncachedMs] = await timed(() => getMediaUrl(cold.url, { headers: { Authorization: account.basic } }));
+    expect(uncached.status).toBe(503);
+    expect(uncachedMs).toBeLessThan(2000);
+
+    const [ready, readyMs] = await timed(() => fetch(`${svc.baseUrl}/readyz`));
+    expect(ready.status).toBe(503);
+    expect(readyMs).toBeLessThan(2000);
+    expect((await fetch(`${svc.baseUrl}/healthz`)).status).toBe(200);
+
+    // Cached credentials and media keep redirecting: presigning needs no database.
+    expect((await getMediaUrl(secret.url, { headers: { Authorization: account.basic } })).status).toBe(302);
+    expect((await getMediaUrl(legacy.url)).status).toBe(302);
+
+    const restartedAt = performance.now();
+    pg = await openEmbeddedPostgres(path.join(dir, 'pg'), { port });
+    let recoveredMs = Infinity;
+    for (let i = 0; i < 100; i++) {
+      if ((await fetch(`${svc.baseUrl}/readyz`)).status === 200) {
+        recoveredMs = performance.now() - restartedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    console.log(`database back: service ready again ${recoveredMs.toFixed(0)} ms after the server restarted`);
+    expect(recoveredMs).toBeLessThan(5000);
+    expect((await upload(svc, account, 'after outage')).status).toBe(201);
+    expect((await getMediaUrl(cold.url, { headers: { Authorization: account.basic } })).status).toBe(302);
+    // The LISTEN connection is back too: a revocation still reaches the caches.
+    for (let i = 0; i < 100 && !svc.feed.isConnected(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(svc.feed.isConnected()).toBe(true);
+  }, 60_000);
+});
+
+describe('object store outage', () => {
+  it('answers 503 to uploads (no row) and deletes (row kept), while redirects keep working', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mg-outage-s3-'));
+    const port = await findFreePort();
+    const startS3 = async () => {
+      const s = new S3rver({ port, address: '127.0.0.1', directory: dir, silent: true, configureBuckets: [{ name: inject('s3Bucket'), configs: [] }] });
+      await s.run();
+      return s;
+    };
+    let s3 = await startS3();
+    const svc = await startService({ s3Endpoint: `http://127.0.0.1:${port}` });
+    cleanups.push(() => svc.close());
+    const account = await newAccount(svc.db);
+    const kept = await uploadJson(svc, account, 'kept');
+
+    await s3.close(); // the S3 server really stops listening
+
+    const [upl, ms] = await timed(() => upload(svc, account, 'lost?'));
+    expect(upl.status).toBe(503);
+    expect(upl.headers.get('retry-after')).not.toBeNull();
+    expect(ms).toBeLessThan(5000);
+    const { rows } = await svc.db.query('SELECT count(*)::int AS n FROM media WHERE account_sid = $1', [account.sid]);
+    expect(rows[0].n).toBe(1);
+
+    expect((await getMediaUrl(kept.url)).status).toBe(302);
+
+    const del = await fetch(kept.url, { method: 'DELETE', headers: { Authorization: account.basic } });
+    expect(del.status).toBe(503);
+    expect((await fetch(`${kept.url}.json`, { headers: { Authorization: account.basic } })).status).toBe(200);
+
+    s3 = await startS3();
+    cleanups.push(() => s3.close());
+    expect((await upload(svc, account, 'back')).status).toBe(201);
+    expect((await fetch(kept.url)).status).toBe(200);
+    expect((await fetch(kept.url, { method: 'DELETE', headers: { Authorization: account.basic } })).status).toBe(204);
+  }, 60_000);
+});

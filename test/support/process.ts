@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { findFreePort } from '../../src/db/embedded.js';
+import { BIN } from './cli.js';
+
+export interface ServeProcess {
+  child: ChildProcess;
+  baseUrl: string;
+  port: number;
+  dataDir: string;
+  env: Record<string, string>;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `mediagate serve` as a real process, waiting until it listens. */
+export async function spawnServe(env: Record<string, string> = {}, options: { dataDir?: string; port?: number } = {}): Promise<ServeProcess> {
+  const port = options.port ?? (await findFreePort());
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-serve-')));
+  const fullEnv = {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? '/tmp',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    ...env,
+  };
+  const child = spawn(process.execPath, [BIN, 'serve'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!stderr.includes('mediagate listening on')) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`serve exited early: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`serve did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, baseUrl: `http://127.0.0.1:${port}`, port, dataDir, env: fullEnv, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** A POST whose body arrives in pieces, `delayMillis` apart, over `chunks` writes. */
+export function slowUpload(
+  url: string,
+  auth: string,
+  chunks: Buffer[],
+  delayMillis: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/octet-stream' } }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    (async () => {
+      for (const c of chunks) {
+        req.write(c);
+        await new Promise((r) => setTimeout(r, delayMillis));
+      }
+      req.end();
+    })().catch(reject);
+  });
+}
