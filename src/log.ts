@@ -9,6 +9,10 @@ export type { Logger };
  * second line of defence for anything that logs an object carrying them.
  */
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
+  // Humans at a terminal get readable lines; pipes and files get JSON.
+  if (destination === undefined && process.stdout.isTTY) {
+    destination = pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } });
+  }
   return pino(
     {
       level,

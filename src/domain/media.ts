@@ -117,7 +117,7 @@ async function nonEmpty(body: Readable): Promise<Readable> {
 }
 
 export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string): Promise<MediaRow> {
-  if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
+  if (!isSid(accountSid, 'AC') || !isSid(mediaSid, 'ME')) throw new MediaNotFound();
   const row = await findMedia(deps.db, accountSid, mediaSid);
   if (!row) throw new MediaNotFound();
   const { retention_days: _, ...media } = row;
@@ -134,7 +134,8 @@ export interface RedirectInput {
 }
 
 async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
-  if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
+  // Ids of the wrong form name nothing (and never reach SQL: "%00" would be a NUL byte).
+  if (!isSid(accountSid, 'AC') || !isSid(mediaSid, 'ME')) throw new MediaNotFound();
   const cached = deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
   if (cached) return cached;
   const row = await findMedia(deps.db, accountSid, mediaSid);

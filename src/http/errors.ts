@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
-import { DomainError, type ErrorCode, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
+import { DomainError, type ErrorCode, InvalidRequest, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
 
 // The one place where errors become HTTP responses.
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -59,6 +59,12 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout/i.test(m);
 }
 
+/** SQLSTATE class 22: data exception (invalid text, numeric out of range, ...). */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
+
 /**
  * Maps every error to the contract's JSON body. Domain errors carry their own safe
  * message; Koa HTTP errors (405, 413 from a parser) keep theirs only when `expose`d;
@@ -72,6 +78,11 @@ export function errorHandler(log: Logger) {
       let err = caught;
       if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {
         err = new ServiceUnavailable('the database is unavailable');
+      } else if (isDataException(err)) {
+        // A value PostgreSQL cannot take (a NUL byte, an out-of-range number) that input
+        // validation let through: the client's input, not our failure. Logged to be fixed.
+        log.warn({ err, request_id: ctx.state.requestId }, 'database refused a value that validation let through');
+        err = new InvalidRequest('the request holds a value that cannot be stored or searched');
       }
       let status: number;
       let body: ErrorBody;

@@ -1,0 +1,88 @@
+import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase, runCli } from '../support/cli.js';
+import { spawnServe, type ServeProcess } from '../support/process.js';
+
+let serve: ServeProcess | undefined;
+let drop: (() => Promise<void>) | undefined;
+afterAll(async () => {
+  if (serve && serve.child.exitCode === null) serve.child.kill('SIGKILL');
+  await drop?.();
+});
+
+describe('logs', () => {
+  it('write one JSON line per request and never a token, key secret, JWT or URL signature', async () => {
+    const scratch = await createScratchDatabase();
+    drop = scratch.drop;
+    serve = await spawnServe({ DATABASE_URL: scratch.url, LOG_LEVEL: 'trace' });
+    const base = serve.baseUrl;
+    const secrets: string[] = [];
+    const account = JSON.parse((await runCli(['accounts', 'create', '--name', 'logs'], { DATABASE_URL: scratch.url })).stdout) as {
+      sid: string;
+      auth_token: string;
+    };
+    secrets.push(account.auth_token);
+    const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+    const owner = basic(account.sid, account.auth_token);
+    secrets.push(owner.slice(6));
+    const api = (path: string, init: RequestInit = {}, auth = owner) =>
+      fetch(`${base}/v1/accounts/${account.sid}${path}`, {
+        ...init,
+        headers: { Authorization: auth, 'Content-Type': 'application/json', 'X-Request-Id': 'log-test-1' },
+      });
+
+    const key = (await (await api('/keys', { method: 'POST', body: '{"name":"k"}' })).json()) as { sid: string; secret: string };
+    secrets.push(key.secret);
+    const secondary = ((await (await api('/auth-tokens/secondary', { method: 'POST' })).json()) as { secondary_auth_token: string })
+      .secondary_auth_token;
+    secrets.push(secondary);
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const app = (await (
+      await api('/applications', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'a', public_key: publicKey.export({ type: 'spki', format: 'pem' }) }),
+      })
+    ).json()) as { application_id: string };
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${b64({ alg: 'EdDSA' })}.${b64({ application_id: app.application_id, iat: now, exp: now + 60, jti: randomUUID() })}`;
+    const jwt = `${input}.${sign(null, Buffer.from(input), createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }))).toString('base64url')}`;
+    secrets.push(jwt, jwt.split('.')[2]!);
+
+    await api('/settings/media-protection', { method: 'PATCH', body: '{"message":true}' });
+    const media = (await (await fetch(`${base}/v1/accounts/${account.sid}/media?kind=message`, { method: 'POST', headers: { Authorization: owner }, body: 'x' })).json()) as {
+      url: string;
+    };
+    for (const auth of [owner, basic(key.sid, key.secret), basic(account.sid, secondary), `Bearer ${jwt}`]) {
+      const res = await fetch(media.url, { redirect: 'manual', headers: { Authorization: auth } });
+      expect(res.status).toBe(302);
+      const location = new URL(res.headers.get('location')!);
+      secrets.push(location.searchParams.get('sig')!);
+      expect((await fetch(location)).status).toBe(200);
+    }
+    const wrong = basic(account.sid, 'feedfacefeedfacefeedfacefeedface');
+    secrets.push('feedfacefeedfacefeedfacefeedface', wrong.slice(6));
+    expect((await fetch(media.url, { headers: { Authorization: wrong } })).status).toBe(401);
+    expect((await fetch(`${base}/v1/accounts/${account.sid}/media?kind=nope`, { method: 'POST', headers: { Authorization: owner }, body: 'x' })).status).toBe(400);
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const log = serve.stdout() + serve.stderr();
+    for (const secret of secrets) expect(log.includes(secret), `a secret reached the log: ${secret.slice(0, 8)}…`).toBe(false);
+
+    const lines = serve
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const requests = lines.filter((l) => l.msg === 'request');
+    expect(requests.length).toBeGreaterThan(10);
+    const tagged = requests.find((l) => l.request_id === 'log-test-1')!;
+    expect(tagged).toMatchObject({ method: expect.any(String), route: expect.stringContaining('/v1/accounts/:accountSid'), status: expect.any(Number) });
+    expect(typeof tagged.duration_ms).toBe('number');
+    const accesses = lines.filter((l) => l.event === 'media_access');
+    expect(accesses.map((l) => l.outcome)).toEqual(['redirect_authenticated', 'redirect_authenticated', 'redirect_authenticated', 'redirect_authenticated', 'unauthorized']);
+    expect(accesses.map((l) => l.credential)).toEqual([account.sid, key.sid, account.sid, app.application_id, null]);
+    expect(accesses[0]).toMatchObject({ account_sid: account.sid, client: expect.stringMatching(/127\.0\.0\.1/) });
+  }, 60_000);
+});
