@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -6,19 +7,90 @@ import { countAccounts } from '../db/queries/accounts.js';
 import { AuthThrottle, DEFAULT_THROTTLE } from '../domain/auth-throttle.js';
 import { createAuthenticator } from '../domain/credentials.js';
 import { createApp } from '../http/app.js';
-import { localInvalidation, openDatabase, openStore, startInvalidationFeed } from '../main.js';
+import { localInvalidation, openDatabase, openStore, startInvalidationFeed, type Database } from '../main.js';
 import { MediaCache } from '../domain/media-cache.js';
 import type { Db } from '../db/pool.js';
 import type { Store } from '../storage/store.js';
 import { collectGarbage, GC_LOCK_KEY, runExclusively, sweepExpiredMedia, SWEEP_LOCK_KEY } from '../domain/maintenance.js';
 import { createMetrics } from '../metrics.js';
 
-/** `mediagate serve`: migrate, then listen until SIGTERM/SIGINT, then drain and exit 0. */
+/**
+ * `mediagate serve`: migrate, then listen until SIGTERM/SIGINT, then drain and exit 0.
+ * With WORKERS > 1 this process becomes the primary of a node:cluster: it migrates, owns
+ * the embedded database if there is one, and forks the workers that share the port.
+ */
 export async function serve(config: Config, log: Logger): Promise<number> {
+  if (config.workers > 1 && cluster.isPrimary) return servePrimary(config, log);
+  return serveHttp(config, log, { isWorker: cluster.isWorker });
+}
+
+function bannerLines(config: Config, port: number, database: Database, store: Store, firstStart: boolean, workers: number): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const lines = [
+    `mediagate listening on http://${host}:${port} (public URL ${config.publicBaseUrl})${workers > 1 ? ` with ${workers} workers` : ''}`,
+    `  database: ${database.description}`,
+    `  store:    ${store.description}`,
+  ];
+  if (firstStart) lines.push('  no accounts yet: create one with `npx mediagate accounts create --name me`');
+  return `${lines.join('\n')}\n`;
+}
+
+async function servePrimary(config: Config, log: Logger): Promise<number> {
   const database = await openDatabase(config, log, { serving: true });
-  const migrations = await readMigrations();
-  const applied = await migrate(database.db, migrations);
+  const applied = await migrate(database.db, await readMigrations());
   if (applied.length) log.info({ applied }, 'migrations applied');
+  // Open the store once here so that the local store's first signing key is made by one
+  // process, not raced by every worker.
+  const { store } = await openStore(config);
+  await store.close();
+  const firstStart = (await countAccounts(database.db)) === 0;
+
+  let stopping = false;
+  const listening = new Set<number>();
+  const fork = () => cluster.fork();
+  cluster.on('listening', (worker, address) => {
+    listening.add(worker.id);
+    if (listening.size === config.workers) {
+      process.stderr.write(bannerLines(config, address.port, database, store, firstStart, config.workers));
+      log.info({ port: address.port, workers: config.workers }, 'listening');
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    listening.delete(worker.id);
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    setTimeout(fork, 1000).unref();
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+
+  return new Promise<number>((resolve) => {
+    const stop = async (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: draining workers');
+      const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+      const exits = workers.map((w) => new Promise<void>((done) => (w.isDead() ? done() : w.once('exit', () => done()))));
+      for (const w of workers) w.process.kill('SIGTERM');
+      const kill = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), (config.shutdownTimeoutSeconds + 5) * 1000);
+      kill.unref();
+      await Promise.all(exits);
+      clearTimeout(kill);
+      await database.close();
+      log.info('stopped');
+      resolve(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+async function serveHttp(config: Config, log: Logger, options: { isWorker: boolean }): Promise<number> {
+  const database = await openDatabase(config, log, { serving: !options.isWorker });
+  const migrations = await readMigrations();
+  if (!options.isWorker) {
+    const applied = await migrate(database.db, migrations);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+  }
   const { store, routes } = await openStore(config);
   const metrics = createMetrics();
   const clock = () => new Date();
@@ -52,15 +124,11 @@ export async function serve(config: Config, log: Logger): Promise<number> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
 
-  const firstStart = (await countAccounts(database.db)) === 0;
-  const lines = [
-    `mediagate listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port} (public URL ${config.publicBaseUrl})`,
-    `  database: ${database.description}`,
-    `  store:    ${store.description}`,
-  ];
-  if (firstStart) lines.push('  no accounts yet: create one with `npx mediagate accounts create --name me`');
-  process.stderr.write(`${lines.join('\n')}\n`);
-  log.info({ port, host: config.host, database: database.description, store: store.description }, 'listening');
+  if (!options.isWorker) {
+    const firstStart = (await countAccounts(database.db)) === 0;
+    process.stderr.write(bannerLines(config, port, database, store, firstStart, 1));
+    log.info({ port, host: config.host, database: database.description, store: store.description }, 'listening');
+  }
 
   const jobs = startPeriodicJobs({ db: database.db, store, clock, log });
 

@@ -61,6 +61,37 @@ describe('graceful shutdown', () => {
   }, 60_000);
 });
 
+describe('WORKERS', () => {
+  it('runs N processes sharing the port, and SIGTERM stops them all with exit 0', async () => {
+    const { url } = await scratchDb();
+    const serve = await spawnServe({ DATABASE_URL: url, WORKERS: '2' });
+    processes.push(serve);
+    expect(serve.stderr()).toContain('with 2 workers');
+    const account = JSON.parse((await runCli(['accounts', 'create', '--name', 'w'], { DATABASE_URL: url })).stdout) as {
+      sid: string;
+      auth_token: string;
+    };
+    const auth = basic(account.sid, account.auth_token);
+    // Fresh connections are spread over the workers by the primary.
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${serve.baseUrl}/v1/accounts/${account.sid}/media`, { headers: { Authorization: auth, Connection: 'close' } });
+      expect(res.status).toBe(200);
+    }
+    const pids = new Set(
+      serve
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { msg: string; pid: number })
+        .filter((l) => l.msg === 'request')
+        .map((l) => l.pid),
+    );
+    expect(pids.size).toBe(2);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  }, 60_000);
+});
+
 describe('no orphans, no lost media', () => {
   it('after kill -9 during 50 concurrent uploads, and gc: every row has its object, no object lacks a row', async () => {
     const { url, db } = await scratchDb();
