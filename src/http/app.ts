@@ -50,7 +50,6 @@ export function createApp(deps: AppDeps): Koa {
     db: deps.db,
     store: deps.store,
     metrics: deps.metrics,
-    log: deps.log,
     clock: deps.clock,
     mediaCache: deps.mediaCache,
     invalidate: deps.invalidate,

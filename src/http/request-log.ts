@@ -38,8 +38,9 @@ export function requestLog(log: Logger, metrics: Metrics) {
           status: ctx.status,
           duration_ms: Math.round(seconds * 1e6) / 1e3,
           client: ctx.ip,
-          credential: principal?.credentialSid,
+          credential: principal?.credentialSid ?? null,
           error: ctx.state.errorCode,
+          ...(ctx.state.logFields as Record<string, unknown> | undefined),
         },
         'request',
       );

@@ -83,6 +83,8 @@ describe('logs', () => {
     const accesses = lines.filter((l) => l.event === 'media_access');
     expect(accesses.map((l) => l.outcome)).toEqual(['redirect_authenticated', 'redirect_authenticated', 'redirect_authenticated', 'redirect_authenticated', 'unauthorized']);
     expect(accesses.map((l) => l.credential)).toEqual([account.sid, key.sid, account.sid, app.application_id, null]);
-    expect(accesses[0]).toMatchObject({ account_sid: account.sid, client: expect.stringMatching(/127\.0\.0\.1/) });
+    expect(accesses[0]).toMatchObject({ account_sid: account.sid, client: expect.stringMatching(/127\.0\.0\.1/), status: 302 });
+    // One line per request: the access fields ride on the request line.
+    expect(accesses.every((l) => l.msg === 'request')).toBe(true);
   }, 60_000);
 });
