@@ -9,6 +9,7 @@ import { createAuthenticator } from '../domain/credentials.js';
 import { createApp } from '../http/app.js';
 import { localInvalidation, openDatabase, openStore, startInvalidationFeed, type Database } from '../main.js';
 import { MediaCache } from '../domain/media-cache.js';
+import { SignedUrlCache } from '../domain/signed-url-cache.js';
 import type { Db } from '../db/pool.js';
 import type { Store } from '../storage/store.js';
 import { collectGarbage, GC_LOCK_KEY, runExclusively, sweepExpiredMedia, SWEEP_LOCK_KEY } from '../domain/maintenance.js';
@@ -111,6 +112,7 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
     migrations,
     clock,
     mediaCache,
+    urlCache: new SignedUrlCache(),
     invalidate: localInvalidation({ authenticator, mediaCache }),
     extraRoutes: routes && ((router) => routes(router, clock)),
   });

@@ -11,6 +11,7 @@ import {
 import { notifyInvalidation } from '../db/notifications.js';
 import { objectKeyFor } from '../storage/object-key.js';
 import type { LocalInvalidation, MediaCache } from './media-cache.js';
+import type { SignedUrlCache } from './signed-url-cache.js';
 import type { SignedMethod, Store } from '../storage/store.js';
 import { attachmentDisposition } from './content-disposition.js';
 import type { Principal } from './credentials.js';
@@ -26,6 +27,8 @@ export interface MediaDeps {
   clock: () => Date;
   /** media rows for the redirect's hot path (none: every redirect reads the database) */
   mediaCache?: MediaCache | undefined;
+  /** signed URLs reused for up to a minute (none: every redirect signs anew) */
+  urlCache?: SignedUrlCache | undefined;
   invalidate: LocalInvalidation;
 }
 
@@ -158,14 +161,18 @@ export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput
   ) {
     throw new Forbidden('this media belongs to another application');
   }
-  return deps.store.signUrl({
-    key: media.object_key,
-    method: input.method,
-    contentType: media.content_type,
-    contentDisposition: input.attachment ? attachmentDisposition(media.filename ?? media.sid) : undefined,
-    signedAt: deps.clock(),
-    ttlSeconds: deps.mediaUrlTtlSeconds,
-  });
+  const contentDisposition = input.attachment ? attachmentDisposition(media.filename ?? media.sid) : undefined;
+  const sign = (signedAt: Date) =>
+    deps.store.signUrl({
+      key: media.object_key,
+      method: input.method,
+      contentType: media.content_type,
+      contentDisposition,
+      signedAt,
+      ttlSeconds: deps.mediaUrlTtlSeconds,
+    });
+  if (!deps.urlCache) return sign(deps.clock());
+  return deps.urlCache.get(`${input.method} ${media.object_key} ${contentDisposition ?? ''}`, deps.clock(), sign);
 }
 
 export interface ListInput {

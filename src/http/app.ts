@@ -5,15 +5,16 @@ import type { Config } from '../config.js';
 import type { MigrationFile } from '../db/migrate.js';
 import type { Db } from '../db/pool.js';
 import type { Authenticator } from '../domain/credentials.js';
-import { NotFound } from '../domain/errors.js';
 import type { Metrics } from '../metrics.js';
 import type { LocalInvalidation, MediaCache } from '../domain/media-cache.js';
+import type { SignedUrlCache } from '../domain/signed-url-cache.js';
 import type { Store } from '../storage/store.js';
 import { authenticate } from './auth.js';
 import { errorHandler } from './errors.js';
 import { requestLog } from './request-log.js';
 import { healthRoutes } from './routes/health.js';
-import { mediaAccessLog, mediaRoutes } from './routes/media.js';
+import { mediaRoutes } from './routes/media.js';
+import { mediaUrlFastPath, mediaUrlRoute } from './routes/media-url.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -27,6 +28,7 @@ export interface AppDeps {
   migrations: MigrationFile[];
   clock: () => Date;
   mediaCache?: MediaCache | undefined;
+  urlCache?: SignedUrlCache | undefined;
   /** tells this instance's caches about changes it just committed */
   invalidate: LocalInvalidation;
   /** extra routes mounted before the account routes (the local store's blob endpoint) */
@@ -44,30 +46,28 @@ export function createApp(deps: AppDeps): Koa {
   healthRoutes(router, deps);
   deps.extraRoutes?.(router);
   // Router middleware runs only for matched routes, before their handlers.
-  router.use('/v1/accounts/:accountSid/media/:mediaSid', mediaAccessLog(deps));
   router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
-  mediaRoutes(router, {
+  const mediaDeps = {
     db: deps.db,
     store: deps.store,
     metrics: deps.metrics,
     clock: deps.clock,
+    authenticator: deps.authenticator,
     mediaCache: deps.mediaCache,
+    urlCache: deps.urlCache,
     invalidate: deps.invalidate,
     publicBaseUrl: config.publicBaseUrl,
     mediaMaxBytes: config.mediaMaxBytes,
     mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
-  });
+  };
+  mediaRoutes(router, mediaDeps); // registers `…/:mediaSid.json` first: it must win over the media URL
+  mediaUrlRoute(router, mediaDeps);
   settingsRoutes(router, deps);
   credentialRoutes(router, deps);
 
   app.use(requestLog(deps.log, deps.metrics));
   app.use(errorHandler(deps.log));
-  // Nothing answered: no route matched (allowedMethods below turns a known path with
-  // another method into 405 first, once the router has run).
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 404 && ctx.body == null) throw new NotFound('no such route');
-  });
+  app.use(mediaUrlFastPath(mediaDeps));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

@@ -9,24 +9,28 @@ import { InvalidCredentials } from '../domain/errors.js';
 
 export interface AuthState {
   principal?: Principal | undefined;
+  authenticated?: boolean;
 }
 
 /**
- * Reads the Authorization header on every /v1/accounts route. A missing header leaves
- * the request anonymous; a bad one fails at once with 401, before anything is looked up.
+ * Reads the Authorization header, once per request. A missing header leaves the request
+ * anonymous; a bad one fails at once with 401, before anything is looked up.
  */
-export function authenticate(authenticator: Authenticator) {
-  return async function authenticateRequest(ctx: Context, next: Next): Promise<void> {
-    (ctx.state as AuthState).principal = await authenticator.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
-    await next();
-  };
+export async function authenticateOnce(ctx: Context, authenticator: Authenticator): Promise<Principal | undefined> {
+  const state = ctx.state as AuthState;
+  if (!state.authenticated) {
+    state.principal = await authenticator.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
+    state.authenticated = true;
+  }
+  return state.principal;
 }
 
-/** Media URLs: anonymous is allowed here (legacy media); credentials must be the account's. */
-export function allowAnonymousOrSameAccount(ctx: Context, next: Next): Promise<void> {
-  const { principal } = ctx.state as AuthState;
-  if (principal) assertSameAccount(principal, ctx.params.accountSid as string);
-  return next();
+/** Router middleware for every /v1/accounts route. */
+export function authenticate(authenticator: Authenticator) {
+  return async function authenticateRequest(ctx: Context, next: Next): Promise<void> {
+    await authenticateOnce(ctx, authenticator);
+    await next();
+  };
 }
 
 /** The media API: any credential of the account. */

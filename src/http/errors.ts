@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
-import { DomainError, type ErrorCode, InvalidRequest, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
+import { DomainError, type ErrorCode, InvalidRequest, NotFound, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
 
 // The one place where errors become HTTP responses.
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -74,6 +74,9 @@ export function errorHandler(log: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
+      // Nothing answered: no route matched (the router's allowedMethods, further in,
+      // has already turned a known path with another method into 405).
+      if (ctx.status === 404 && ctx.body == null) throw new NotFound('no such route');
     } catch (caught) {
       let err = caught;
       if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {

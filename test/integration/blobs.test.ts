@@ -128,12 +128,16 @@ describe('GET /v1/blobs/:account/:media (the local store)', () => {
   it('keeps URLs signed by a rotated-out key valid, and signs new ones with the new key', async () => {
     const old = await signedUrl();
     const { added } = await rotateKeys(path.join(dataDir, 'keys'));
+    // The store signs directly here: the service reuses a media's URL for up to a minute.
+    const signFresh = () =>
+      svc.store.signUrl({ key: `${account.sid}/${media.sid}`, method: 'GET', contentType: 'image/png', signedAt: new Date(), ttlSeconds: 60 });
     // The keyring polls every 100 ms in tests (5 s in service); wait for it to switch.
-    for (let i = 0; i < 50 && new URL(await signedUrl()).searchParams.get('kid') !== added.kid; i++) {
+    for (let i = 0; i < 50 && new URL(await signFresh()).searchParams.get('kid') !== added.kid; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const fresh = await signedUrl();
+    const fresh = await signFresh();
     expect(new URL(fresh).searchParams.get('kid')).toBe(added.kid);
+    expect(new URL(old).searchParams.get('kid')).not.toBe(added.kid);
     expect((await fetch(old)).status).toBe(200);
     expect((await fetch(fresh)).status).toBe(200);
   });

@@ -11,6 +11,7 @@ import { createAccount } from '../../src/domain/accounts.js';
 import { createAuthenticator, type AuthenticatorOptions } from '../../src/domain/credentials.js';
 import { localInvalidation, startInvalidationFeed } from '../../src/main.js';
 import { MediaCache } from '../../src/domain/media-cache.js';
+import { SignedUrlCache } from '../../src/domain/signed-url-cache.js';
 import { AuthThrottle, DEFAULT_THROTTLE } from '../../src/domain/auth-throttle.js';
 import type { InvalidationListener } from '../../src/db/notifications.js';
 import { createApp } from '../../src/http/app.js';
@@ -111,6 +112,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     clock,
     extraRoutes,
     mediaCache,
+    urlCache: mediaCache ? new SignedUrlCache() : undefined,
     invalidate: localInvalidation({ authenticator, mediaCache: mediaCache ?? new MediaCache() }),
   });
   server.on('request', app.callback());

@@ -18,7 +18,7 @@ import {
 } from '../../domain/media.js';
 import { MEDIA_KINDS } from '../../domain/protection.js';
 import type { Metrics } from '../../metrics.js';
-import { allowAnonymousOrSameAccount, principalOf, requireSameAccount } from '../auth.js';
+import { principalOf, requireSameAccount } from '../auth.js';
 import { pageSize, readQuery } from '../input.js';
 
 export interface MediaRouteDeps extends MediaDeps {
@@ -59,41 +59,6 @@ const uploadQuery = z.object({
   application_id: z.uuid({ error: 'must be an application id' }).optional(),
 });
 
-const redirectQuery = z.object({
-  disposition: z.enum(['attachment', 'inline']).optional(),
-});
-
-const UUID_LOWER = (s: string) => s.toLowerCase();
-
-/**
- * One structured line and one metric per media URL access, allowed or refused, whatever
- * refused it (the credentials check runs before the route): who (never a secret), what,
- * from where, and how it ended. Mounted ahead of authentication.
- */
-export function mediaAccessLog(deps: Pick<MediaRouteDeps, 'metrics'>) {
-  return async function logMediaAccess(ctx: Context, next: Next): Promise<void> {
-    const isMediaUrl = (ctx.method === 'GET' || ctx.method === 'HEAD') && !ctx.path.endsWith('.json');
-    if (!isMediaUrl) return next();
-    let outcome = 'error';
-    try {
-      await next();
-      outcome = ctx.status === 302 ? (principalOf(ctx) ? 'redirect_authenticated' : 'redirect_anonymous') : String(ctx.status);
-    } catch (err) {
-      outcome = err instanceof DomainError ? err.code : 'error';
-      throw err;
-    } finally {
-      deps.metrics.redirects.inc({ outcome });
-      // Added to the request's log line (one line per request, not two on the hot path).
-      ctx.state.logFields = {
-        event: 'media_access',
-        account_sid: ctx.params.accountSid,
-        media_sid: ctx.params.mediaSid,
-        outcome,
-      };
-    }
-  };
-}
-
 export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
   const base = '/v1/accounts/:accountSid/media';
 
@@ -103,21 +68,7 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
     ctx.body = mediaJson(deps.publicBaseUrl, media);
   });
 
-  // GET and HEAD (the router adds HEAD to every GET route).
-  router.get(`${base}/:mediaSid`, allowAnonymousOrSameAccount, async (ctx) => {
-    const principal = principalOf(ctx);
-    const { disposition } = readQuery(ctx, redirectQuery.loose());
-    const location = await resolveMediaRedirect(deps, {
-      accountSid: ctx.params.accountSid!,
-      mediaSid: ctx.params.mediaSid!,
-      principal,
-      method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
-      attachment: disposition === 'attachment',
-    });
-    ctx.set('Cache-Control', 'private, no-store');
-    ctx.redirect(location);
-    ctx.status = 302;
-  });
+  // GET and HEAD of the media URL itself: routes/media-url.ts.
 
   router.get(base, requireSameAccount, async (ctx) => {
     const q = readQuery(ctx, listQuery);
@@ -136,7 +87,7 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
     const kind = parseKind(q.kind);
     const filename = parseFilename(q.filename);
     const contentType = parseContentType(ctx.get('Content-Type') || undefined);
-    const applicationId = q.application_id === undefined ? null : UUID_LOWER(q.application_id);
+    const applicationId = q.application_id === undefined ? null : q.application_id.toLowerCase();
     if (applicationId !== null) await checkApplication(deps.db, ctx, accountSid, applicationId);
     checkDeclaredLength(ctx, deps.mediaMaxBytes);
 

@@ -1,0 +1,25 @@
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Reuses a signed URL for the same object, method and disposition for up to
+ * `reuseSeconds`, so that a hot media costs a map lookup instead of a signature (SigV4
+ * HMACs, or Ed25519 for the local store: ~35 µs each). A reused URL still expires
+ * MEDIA_URL_TTL_SECONDS after it was signed, so at most `reuseSeconds` earlier than a
+ * fresh one would. Only consulted after the media row was found: a deleted media never
+ * gets a cached URL.
+ */
+export class SignedUrlCache {
+  private readonly urls: LRUCache<string, { url: string; signedAt: number }>;
+
+  constructor(private readonly reuseSeconds = 60, max = 10_000) {
+    this.urls = new LRUCache({ max });
+  }
+
+  async get(key: string, now: Date, sign: (signedAt: Date) => Promise<string>): Promise<string> {
+    const hit = this.urls.get(key);
+    if (hit && now.getTime() - hit.signedAt < this.reuseSeconds * 1000 && hit.signedAt <= now.getTime()) return hit.url;
+    const url = await sign(now);
+    this.urls.set(key, { url, signedAt: now.getTime() });
+    return url;
+  }
+}
