@@ -11,7 +11,7 @@ import { LRUCache } from 'lru-cache';
 export class SignedUrlCache {
   private readonly urls: LRUCache<string, { url: string; signedAt: number }>;
 
-  constructor(private readonly reuseSeconds = 60, max = 10_000) {
+  constructor(private readonly reuseSeconds = 60, max = 50_000) {
     this.urls = new LRUCache({ max });
   }
 

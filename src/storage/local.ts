@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -49,6 +50,9 @@ function signedMessage(method: string, key: string, exp: string, kid: string, ct
 
 export function createLocalStore(options: { dir: string; keyring: Keyring; publicBaseUrl: string }): LocalStore {
   const { dir, keyring, publicBaseUrl } = options;
+  // URLs already verified, until they expire: a hot media's URL is reused for up to a
+  // minute (SignedUrlCache), and an Ed25519 verification costs ~100 µs.
+  const verified = new LRUCache<string, BlobAccess>({ max: 10_000 });
   const filePath = (key: string) => {
     if (!isObjectKey(key)) throw new Error(`not an object key: ${JSON.stringify(key)}`);
     return path.join(dir, key);
@@ -115,6 +119,12 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; publi
 
     async verifyUrl(request: BlobRequest): Promise<BlobAccess> {
       const { exp, kid, ct, cd = '', sig } = request.query;
+      const cacheKey = typeof sig === 'string' ? `${request.method} ${request.key} ${exp} ${kid} ${ct} ${cd} ${sig}` : undefined;
+      const hit = cacheKey === undefined ? undefined : verified.get(cacheKey);
+      if (hit) {
+        if (request.now.getTime() >= hit.expiresAt.getTime()) throw new Forbidden('the URL has expired');
+        return hit;
+      }
       if (
         !isObjectKey(request.key) ||
         typeof exp !== 'string' ||
@@ -139,7 +149,9 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; publi
       if (!valid) throw new Forbidden('the URL signature is invalid');
       const expiresAt = new Date(Number(exp) * 1000);
       if (request.now.getTime() >= expiresAt.getTime()) throw new Forbidden('the URL has expired');
-      return { contentType: ct, contentDisposition: cd || undefined, expiresAt };
+      const access = { contentType: ct, contentDisposition: cd || undefined, expiresAt };
+      verified.set(cacheKey!, access, { ttl: Math.max(1, expiresAt.getTime() - request.now.getTime()) });
+      return access;
     },
 
     async statObject(key: string) {
