@@ -67,6 +67,8 @@ export interface UploadInput {
   contentType: string;
   applicationId: string | null;
   body: Readable;
+  /** the request's Content-Length, when it had one */
+  declaredBytes?: number | undefined;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<
   const sid = newSid('ME');
   const objectKey = objectKeyFor(input.accountSid, sid);
   const body = await nonEmpty(input.body);
-  const stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes);
+  const stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes, input.declaredBytes);
   const discard = () => deps.store.delete(objectKey).catch(() => undefined);
   let row: MediaRow | undefined;
   try {

@@ -33,9 +33,11 @@ export interface Store {
   readonly description: string;
   /**
    * Streams body to the object named key, at most maxBytes (PayloadTooLarge beyond,
-   * with nothing left stored). An unreachable store throws ServiceUnavailable.
+   * with nothing left stored). `declaredBytes` is the request's Content-Length when it
+   * had one (HTTP framing guarantees a completed body has exactly that length). An
+   * unreachable store throws ServiceUnavailable.
    */
-  put(key: string, body: Readable, contentType: string, maxBytes: number): Promise<StoredObject>;
+  put(key: string, body: Readable, contentType: string, maxBytes: number, declaredBytes?: number): Promise<StoredObject>;
   /** removes the object; removing a missing object is not an error */
   delete(key: string): Promise<void>;
   /** whether the object exists (for `mediagate gc`'s report) */

@@ -89,9 +89,9 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
     const contentType = parseContentType(ctx.get('Content-Type') || undefined);
     const applicationId = q.application_id === undefined ? null : q.application_id.toLowerCase();
     if (applicationId !== null) await checkApplication(deps.db, ctx, accountSid, applicationId);
-    checkDeclaredLength(ctx, deps.mediaMaxBytes);
+    const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
 
-    const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req });
+    const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes });
     ctx.status = 201;
     ctx.set('Location', mediaUrl(deps.publicBaseUrl, media));
     ctx.body = mediaJson(deps.publicBaseUrl, media);
@@ -104,9 +104,9 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
 }
 
 /** Refuses by Content-Length before reading a byte; chunked bodies are counted as they stream. */
-function checkDeclaredLength(ctx: Context, maxBytes: number): void {
+function checkDeclaredLength(ctx: Context, maxBytes: number): number | undefined {
   const header = ctx.get('Content-Length');
-  if (header === '') return;
+  if (header === '') return undefined;
   const declared = Number(header);
   if (declared === 0) throw new InvalidRequest('the body is empty');
   if (declared > maxBytes) {
@@ -114,6 +114,7 @@ function checkDeclaredLength(ctx: Context, maxBytes: number): void {
     ctx.set('Connection', 'close');
     throw new PayloadTooLarge(maxBytes);
   }
+  return declared;
 }
 
 async function checkApplication(db: Db, ctx: Context, accountSid: string, applicationId: string): Promise<void> {
