@@ -21,7 +21,7 @@ import { createAccount } from '../dist/domain/accounts.js';
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '8' },
+    duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     small: { type: 'string', default: '1000' },
@@ -165,15 +165,15 @@ async function load(scenario, target, options, pid) {
 const basic = (a) => `Basic ${Buffer.from(`${a.sid}:${a.auth_token}`).toString('base64')}`;
 const mediaPath = (a, sid) => `/v1/accounts/${a.sid}/media/${sid}`;
 
-// Reference.
-{
+// Reference: measured first and again last; the machine's noise moves both.
+async function measureReference(label) {
   const port = await findFreePort();
   const child = await startProcess('reference', ['bench/reference-app.js'], { PORT: String(port) }, 'listening');
-  const row = await load('reference: bare Koa + router, fixed 302', `http://127.0.0.1:${port}${mediaPath(small.account, small.sidOf(2))}`, {}, child.pid);
-  referenceRps = row.rps;
-  referenceP99 = row.p99;
+  const row = await load(`reference: bare Koa + router, fixed 302 (${label})`, `http://127.0.0.1:${port}${mediaPath(small.account, small.sidOf(2))}`, {}, child.pid);
   await stopProcess(child);
+  return row;
 }
+const referenceFirst = await measureReference('first');
 
 // Naive design.
 {
@@ -277,9 +277,15 @@ const body = Buffer.alloc(100 * 1024, 7);
   await stopProcess(child);
 }
 
+const referenceLast = await measureReference('last');
+referenceRps = (referenceFirst.rps + referenceLast.rps) / 2;
+referenceP99 = (referenceFirst.p99 + referenceLast.p99) / 2;
+
 // ---- report ----
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 const lines = [
+  `Ratios use the mean of the two reference runs: ${fmt(referenceRps)} req/s, p99 ${fmt(referenceP99, 1)} ms.`,
+  '',
   `| scenario | req/s | p50 ms | p99 ms | ratio to reference | RSS MB | statuses (errors) |`,
   `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ...results.map(

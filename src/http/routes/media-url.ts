@@ -45,8 +45,8 @@ async function answerMediaUrl(deps: MediaUrlDeps, ctx: Context, accountSid: stri
     ctx.status = 302;
     ctx.set('Location', location);
     ctx.set('Cache-Control', 'private, no-store');
-    ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = `Found. Redirecting to ${location}`;
+    ctx.set('Content-Type', 'text/plain; charset=utf-8');
+    ctx.body = '';
     outcome = principal ? 'redirect_authenticated' : 'redirect_anonymous';
   } catch (err) {
     outcome = err instanceof DomainError ? err.code : 'error';
