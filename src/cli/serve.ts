@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { errorBody } from '../http/errors.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { migrate, readMigrations } from '../db/migrate.js';
@@ -118,6 +119,7 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
   });
 
   const server = createServer(app.callback());
+  answerParseErrorsWithJson(server);
   // Uploads of up to MEDIA_MAX_BYTES may take minutes on a slow link; headers may not.
   server.requestTimeout = 0;
   server.headersTimeout = 20_000;
@@ -157,6 +159,25 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+/**
+ * Requests Node's HTTP parser refuses (headers over 16 KB, a malformed request line or
+ * chunk) never reach Koa; answer them with the contract's JSON error too.
+ */
+function answerParseErrorsWithJson(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : 400;
+    const body = JSON.stringify(errorBody(status, undefined, undefined));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 }
 

@@ -29,7 +29,15 @@ export class AuthThrottle {
 
   /** seconds until the caller may try again; 0 when not throttled */
   retryAfterSeconds(address: string, credentialSid: string | undefined, now: number): number {
-    return Math.max(this.waitFor(`a:${address}`, now), credentialSid ? this.waitFor(`c:${credentialSid}`, now) : 0);
+    return Math.max(this.addressRetryAfterSeconds(address, now), this.credentialRetryAfterSeconds(credentialSid, now));
+  }
+
+  addressRetryAfterSeconds(address: string, now: number): number {
+    return this.waitFor(`a:${address}`, now);
+  }
+
+  credentialRetryAfterSeconds(credentialSid: string | undefined, now: number): number {
+    return credentialSid ? this.waitFor(`c:${credentialSid}`, now) : 0;
   }
 
   recordFailure(address: string, credentialSid: string | undefined, now: number): void {

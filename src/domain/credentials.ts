@@ -69,6 +69,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const throttle = options.throttle ?? new AuthThrottle();
   const ttl = options.cacheTtlMillis ?? 30_000;
   const cache = new LRUCache<string, Cached>({ max: options.cacheMax ?? 10_000, ttl });
+  // Headers that verified in the last hour. An attack on a credential sid (failures from
+  // many addresses) must not lock out the clients that hold its real secret: for these,
+  // the credential's throttle is waived (its secret is still verified as always).
+  const knownGood = new LRUCache<string, true>({ max: 10_000, ttl: 3600_000 });
   // Applications' public keys never change once registered.
   const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000 });
 
@@ -121,6 +125,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       throw new InvalidCredentials('invalid bearer token');
     }
     if (exp - iat > MAX_JWT_LIFETIME_SECONDS) throw new InvalidCredentials('the token lives longer than 24 hours');
+    if (exp <= iat) throw new InvalidCredentials('the token expires before it was issued');
     return {
       principal: { accountSid: entry.app.account_sid, type: 'application', credentialSid: entry.app.application_id },
       exp,
@@ -156,16 +161,21 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         throw err;
       }
       const sid = claimedSid(parsed);
-      const wait = throttle.retryAfterSeconds(clientAddress, sid, now);
+      const wait = Math.max(
+        throttle.addressRetryAfterSeconds(clientAddress, now),
+        knownGood.has(cacheKey) ? 0 : throttle.credentialRetryAfterSeconds(sid, now),
+      );
       if (wait > 0) throw new TooManyRequests(wait);
       try {
         if (parsed.scheme === 'basic') {
           const principal = await verifyBasic(parsed.username, parsed.password);
           cache.set(cacheKey, { principal });
+          knownGood.set(cacheKey, true);
           return principal;
         }
         const { principal, exp } = await verifyBearer(parsed.token, sid);
         cache.set(cacheKey, { principal }, { ttl: Math.max(1, Math.min(ttl, exp * 1000 - now)) });
+        knownGood.set(cacheKey, true);
         return principal;
       } catch (err) {
         if (err instanceof InvalidCredentials) throttle.recordFailure(clientAddress, sid, now);

@@ -80,7 +80,14 @@ export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<
   const sid = newSid('ME');
   const objectKey = objectKeyFor(input.accountSid, sid);
   const body = await nonEmpty(input.body);
-  const stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes, input.declaredBytes);
+  let stored;
+  try {
+    stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes, input.declaredBytes);
+  } catch (err) {
+    // The client went away mid-body: its fault, not the store's (no 503 in the metrics).
+    if (input.body.readableAborted) throw new InvalidRequest('the upload was cut short before its end');
+    throw err;
+  }
   const discard = () => deps.store.delete(objectKey).catch(() => undefined);
   let row: MediaRow | undefined;
   try {
@@ -150,19 +157,20 @@ async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSi
   return media;
 }
 
+/** Media created with an application_id answers to that application's JWTs only. */
+export function assertApplicationMayAccess(principal: Principal | undefined, media: Pick<MediaRow, 'application_id'>): void {
+  if (principal?.type === 'application' && media.application_id !== null && principal.credentialSid !== media.application_id) {
+    throw new Forbidden('this media belongs to another application');
+  }
+}
+
 /** Steps 3 to 5 of the contract's decision order for a media URL. */
 export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput): Promise<string> {
   const media = await findMediaForRedirect(deps, input.accountSid, input.mediaSid);
   if (media.requires_auth && !input.principal) {
     throw new InvalidCredentials('this media requires credentials');
   }
-  if (
-    input.principal?.type === 'application' &&
-    media.application_id !== null &&
-    input.principal.credentialSid !== media.application_id
-  ) {
-    throw new Forbidden('this media belongs to another application');
-  }
+  assertApplicationMayAccess(input.principal, media);
   const contentDisposition = input.attachment ? attachmentDisposition(media.filename ?? media.sid) : undefined;
   const sign = (signedAt: Date) =>
     deps.store.signUrl({
@@ -179,6 +187,8 @@ export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput
 
 export interface ListInput {
   accountSid: string;
+  /** an application sees its own media and media of no application */
+  applicationId: string | undefined;
   kind: MediaKind | undefined;
   pageSize: number;
   pageToken: string | undefined;
@@ -190,7 +200,7 @@ export async function listMedia(
 ): Promise<{ media: MediaRow[]; nextPageToken: string | null }> {
   const after = input.pageToken === undefined ? undefined : decodePageToken(input.pageToken);
   // One row more than asked tells whether another page exists.
-  const rows = await listMediaRows(deps.db, input.accountSid, input.kind, after, input.pageSize + 1);
+  const rows = await listMediaRows(deps.db, input.accountSid, input.kind, after, input.pageSize + 1, input.applicationId);
   const page = rows.slice(0, input.pageSize);
   const last = page[page.length - 1];
   const nextPageToken =
@@ -230,11 +240,13 @@ export async function deleteMedia(
   deps: Pick<MediaDeps, 'db' | 'store' | 'invalidate'>,
   accountSid: string,
   mediaSid: string,
+  principal: Principal,
 ): Promise<void> {
   if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
   await withTransaction(deps.db, async (tx) => {
     const row = await deleteMediaRow(tx, accountSid, mediaSid);
     if (!row) throw new MediaNotFound();
+    assertApplicationMayAccess(principal, row); // throws: the transaction rolls back
     await notifyInvalidation(tx, { kind: 'media', accountSid, mediaSid });
     await deps.store.delete(row.object_key);
   });

@@ -69,6 +69,6 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorHandler(deps.log));
   app.use(mediaUrlFastPath(mediaDeps));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

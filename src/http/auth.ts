@@ -19,10 +19,24 @@ export interface AuthState {
 export async function authenticateOnce(ctx: Context, authenticator: Authenticator): Promise<Principal | undefined> {
   const state = ctx.state as AuthState;
   if (!state.authenticated) {
-    state.principal = await authenticator.authenticate(ctx.get('Authorization') || undefined, ctx.ip);
+    state.principal = await authenticator.authenticate(authorizationHeader(ctx), ctx.ip);
     state.authenticated = true;
   }
   return state.principal;
+}
+
+/**
+ * The Authorization header as sent: an empty one is a malformed one (401), not an
+ * absent one; and since Node keeps only the first of repeated Authorization headers,
+ * a request carrying several is refused rather than judged by the first.
+ */
+function authorizationHeader(ctx: Context): string | undefined {
+  const value = ctx.req.headers.authorization;
+  if (value === undefined) return undefined;
+  const raw = ctx.req.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
+  return count > 1 ? 'Repeated authorization headers' : value;
 }
 
 /** Router middleware for every /v1/accounts route. */

@@ -74,9 +74,15 @@ export function errorHandler(log: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      // Nothing answered: no route matched (the router's allowedMethods, further in,
-      // has already turned a known path with another method into 405).
+      // Nothing answered: no route matched. (The router's allowedMethods, further in,
+      // answers a known path with another method 405 with an Allow header, and an
+      // unknown method 501, both without a body: give them the JSON one.)
       if (ctx.status === 404 && ctx.body == null) throw new NotFound('no such route');
+      if (ctx.status >= 400 && ctx.body == null && ctx.method !== 'HEAD') {
+        const body = errorBody(ctx.status, undefined, undefined);
+        ctx.body = body;
+        ctx.state.errorCode = body.error.code;
+      }
     } catch (caught) {
       let err = caught;
       if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {

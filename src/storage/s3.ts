@@ -63,6 +63,11 @@ export function createS3Store(options: S3StoreOptions): Store {
 
     async put(key: string, body: Readable, contentType: string, maxBytes: number, declaredBytes?: number): Promise<StoredObject> {
       const measured = new MeasuredBody(maxBytes);
+      // The SDK pipes the body into its request, and pipe() forwards no errors: a client
+      // gone mid-body or a body over the limit must abort the request to S3 (otherwise it
+      // would wait for bytes that never come, and the error would go unhandled).
+      const abort = new AbortController();
+      measured.on('error', (err) => abort.abort(err));
       body.on('error', (err) => measured.destroy(err));
       body.pipe(measured);
       try {
@@ -71,6 +76,7 @@ export function createS3Store(options: S3StoreOptions): Store {
           // no buffering, and ~45 % more uploads/s than lib-storage here (measured).
           await client.send(
             new PutObjectCommand({ Bucket: bucket, Key: key, Body: measured, ContentType: contentType, ContentLength: declaredBytes }),
+            { abortSignal: abort.signal },
           );
         } else {
           // Unknown length (chunked): lib-storage sends a small body as one PutObject and
@@ -82,6 +88,7 @@ export function createS3Store(options: S3StoreOptions): Store {
             queueSize: 2,
             partSize: 5 * 1024 * 1024,
             leavePartsOnError: false,
+            abortController: abort,
           }).done();
         }
       } catch (err) {

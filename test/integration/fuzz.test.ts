@@ -29,17 +29,22 @@ function rssBytes(pid: number): number {
 }
 
 /** Sends raw bytes and reads the status line of the answer (or '' if the server closed). */
-function raw(port: number, data: Buffer | string): Promise<string> {
+async function raw(port: number, data: Buffer | string): Promise<string> {
+  return (await rawAnswer(port, data)).split('\r\n')[0] ?? '';
+}
+
+/** Sends raw bytes and reads the whole answer until the server closes (at most 5 s). */
+function rawAnswer(port: number, data: Buffer | string): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let answer = '';
     socket.setTimeout(5000, () => socket.destroy());
     socket.on('data', (c) => {
       answer += c.toString('latin1');
-      if (answer.includes('\r\n')) socket.end();
+      if (/\r\n\r\n[\s\S]*\}$/.test(answer)) socket.end();
     });
-    socket.on('error', () => resolve(answer.split('\r\n')[0] ?? ''));
-    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.on('error', () => resolve(answer));
+    socket.on('close', () => resolve(answer));
     socket.write(data);
   });
 }
@@ -56,8 +61,13 @@ describe('bad input', () => {
   it('answers a 1 MB URL and 100 KB of headers with 4xx, without a crash', async () => {
     const longUrl = await raw(serve.port, `GET /v1/accounts/${'A'.repeat(1024 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(longUrl).toMatch(/^HTTP\/1\.1 4(14|31|00)/);
-    const bigHeaders = await raw(serve.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: ${'j'.repeat(100 * 1024)}\r\n\r\n`);
+    const bigHeaders = await rawAnswer(serve.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: ${'j'.repeat(100 * 1024)}\r\n\r\n`);
     expect(bigHeaders).toMatch(/^HTTP\/1\.1 431/);
+    // Even the parser's refusals carry the contract's JSON error.
+    expect(JSON.parse(bigHeaders.split('\r\n\r\n')[1]!)).toMatchObject({ error: { status: 431 } });
+    const garbage = await rawAnswer(serve.port, 'GARBAGE\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400/);
+    expect(JSON.parse(garbage.split('\r\n\r\n')[1]!)).toMatchObject({ error: { status: 400, code: 'invalid_request' } });
     const bigJson = await fetch(`${serve.baseUrl}/v1/accounts/${account.sid}/settings/media-protection`, {
       method: 'PATCH',
       headers: {

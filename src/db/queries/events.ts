@@ -23,9 +23,10 @@ export async function insertEvent(
 export async function listEvents(db: Queryable, accountSid: string, beforeId: string | null, limit: number): Promise<EventRow[]> {
   const { rows } = await db.query<EventRow>({
     name: 'event-list',
-    text: `SELECT id::text AS id, type, detail, created_at FROM account_events
-            WHERE account_sid = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-            ORDER BY id DESC LIMIT $3`,
+    // Ordered by the bigint column, not by its text rendering ("9" > "16" as text).
+    text: `SELECT e.id::text AS id, e.type, e.detail, e.created_at FROM account_events e
+            WHERE e.account_sid = $1 AND ($2::bigint IS NULL OR e.id < $2::bigint)
+            ORDER BY e.id DESC LIMIT $3`,
     values: [accountSid, beforeId, limit],
   });
   return rows;

@@ -90,14 +90,16 @@ export async function listMedia(
   kind: MediaKind | undefined,
   after: ListCursor | undefined,
   limit: number,
+  applicationId?: string | undefined,
 ): Promise<ListedMediaRow[]> {
-  const values: unknown[] = [accountSid, after?.createdAt ?? null, after?.sid ?? null, limit];
+  const values: unknown[] = [accountSid, after?.createdAt ?? null, after?.sid ?? null, limit, applicationId ?? null];
   const cursor = `($2::timestamptz IS NULL OR (m.created_at, m.sid) < ($2::timestamptz, $3::text))`;
+  const application = `($5::uuid IS NULL OR m.application_id IS NULL OR m.application_id = $5::uuid)`;
   const text =
     kind === undefined
-      ? `${LIST_SELECT} WHERE m.account_sid = $1 AND ${cursor} AND ${NOT_EXPIRED}
+      ? `${LIST_SELECT} WHERE m.account_sid = $1 AND ${cursor} AND ${application} AND ${NOT_EXPIRED}
            ORDER BY m.created_at DESC, m.sid DESC LIMIT $4`
-      : `${LIST_SELECT} WHERE m.account_sid = $1 AND m.kind = $5 AND ${cursor} AND ${NOT_EXPIRED}
+      : `${LIST_SELECT} WHERE m.account_sid = $1 AND m.kind = $6 AND ${cursor} AND ${application} AND ${NOT_EXPIRED}
            ORDER BY m.created_at DESC, m.sid DESC LIMIT $4`;
   if (kind !== undefined) values.push(kind);
   const { rows } = await db.query<ListedMediaRow>({ name: kind ? 'media-list-kind' : 'media-list', text, values });

@@ -17,7 +17,7 @@ export interface MediaUrlDeps extends MediaDeps {
 /** `?disposition=`: absent or inline (the default) or attachment. */
 function wantsAttachment(ctx: Context): boolean {
   const value = ctx.query.disposition;
-  if (value === undefined || value === 'inline') return false;
+  if (value === undefined || value === '' || value === 'inline') return false;
   if (value === 'attachment') return true;
   throw new InvalidRequest('disposition must be attachment or inline');
 }

@@ -6,6 +6,7 @@ import { findApplication } from '../../db/queries/applications.js';
 import type { MediaRow } from '../../db/queries/media.js';
 import { DomainError, Forbidden, InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
 import {
+  assertApplicationMayAccess,
   deleteMedia,
   getMedia,
   listMedia,
@@ -47,10 +48,12 @@ export function mediaJson(publicBaseUrl: string, m: MediaRow) {
   };
 }
 
+// An empty value (`?kind=`) means the parameter is absent, as a form would send it.
+const absentIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const listQuery = z.object({
-  kind: z.enum(MEDIA_KINDS as [string, ...string[]]).optional(),
-  page_size: pageSize(1000, 50),
-  page_token: z.string().max(512).optional(),
+  kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS as [string, ...string[]]).optional()),
+  page_size: z.preprocess(absentIfEmpty, pageSize(1000, 50)),
+  page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
 });
 
 const uploadQuery = z.object({
@@ -65,6 +68,7 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
   // Registered before the media URL, whose :mediaSid would also match "ME….json".
   router.get(`${base}/:mediaSid.json`, requireSameAccount, async (ctx) => {
     const media = await getMedia(deps, ctx.params.accountSid!, ctx.params.mediaSid!);
+    assertApplicationMayAccess(principalOf(ctx), media);
     ctx.body = mediaJson(deps.publicBaseUrl, media);
   });
 
@@ -72,8 +76,10 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
 
   router.get(base, requireSameAccount, async (ctx) => {
     const q = readQuery(ctx, listQuery);
+    const principal = principalOf(ctx);
     const { media, nextPageToken } = await listMedia(deps, {
       accountSid: ctx.params.accountSid!,
+      applicationId: principal?.type === 'application' ? principal.credentialSid : undefined,
       kind: q.kind === undefined ? undefined : parseKind(q.kind),
       pageSize: q.page_size,
       pageToken: q.page_token,
@@ -98,7 +104,7 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
   });
 
   router.delete(`${base}/:mediaSid`, requireSameAccount, async (ctx) => {
-    await deleteMedia(deps, ctx.params.accountSid!, ctx.params.mediaSid!);
+    await deleteMedia(deps, ctx.params.accountSid!, ctx.params.mediaSid!, principalOf(ctx)!);
     ctx.status = 204;
   });
 }
