@@ -77,6 +77,9 @@ describe('WORKERS', () => {
       const res = await fetch(`${serve.baseUrl}/v1/accounts/${account.sid}/media`, { headers: { Authorization: auth, Connection: 'close' } });
       expect(res.status).toBe(200);
     }
+    // Log lines are buffered (flushed every 250 ms and at exit): stop first, then read.
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
     const pids = new Set(
       serve
         .stdout()
@@ -87,8 +90,6 @@ describe('WORKERS', () => {
         .map((l) => l.pid),
     );
     expect(pids.size).toBe(2);
-    serve.child.kill('SIGTERM');
-    expect(await serve.exited).toBe(0);
   }, 60_000);
 });
 
