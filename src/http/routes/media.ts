@@ -1,10 +1,10 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
 import { findApplication } from '../../db/queries/applications.js';
 import type { MediaRow } from '../../db/queries/media.js';
-import { DomainError, Forbidden, InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
+import { Forbidden, InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
 import {
   assertApplicationMayAccess,
   deleteMedia,
@@ -13,7 +13,6 @@ import {
   parseContentType,
   parseFilename,
   parseKind,
-  resolveMediaRedirect,
   uploadMedia,
   type MediaDeps,
 } from '../../domain/media.js';
