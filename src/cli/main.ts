@@ -35,7 +35,8 @@ reports rows whose object is missing. Prints a JSON report.`;
 const SWEEP_USAGE = `usage: mediagate sweep [--batch-size N]
 
 Deletes media past its account's retention (objects, then rows), N rows per
-transaction (default 500). Prints {"deleted": N}.`;
+transaction (default 100: the rows stay locked while their objects are deleted).
+Prints {"deleted": N}.`;
 const ACCOUNTS_USAGE = 'usage: mediagate accounts create --name NAME\n\nCreates an account and prints {"sid", "auth_token"} as JSON on stdout.';
 
 function wantsHelp(args: string[]): boolean {
@@ -85,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     case 'sweep': {
       if (wantsHelp(rest)) return help(SWEEP_USAGE);
       const { values } = parseCommandArgs(rest, { 'batch-size': { type: 'string' } }, SWEEP_USAGE);
-      const batchSize = wholeNumber(values['batch-size'], 500, '--batch-size', SWEEP_USAGE);
+      const batchSize = wholeNumber(values['batch-size'], 100, '--batch-size', SWEEP_USAGE);
       if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be from 1 to 10000', SWEEP_USAGE);
       return runSweep(loadConfig(), batchSize);
     }

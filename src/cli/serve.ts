@@ -81,8 +81,13 @@ async function servePrimary(config: Config, log: Logger): Promise<number> {
       log.info('stopped');
       resolve(0);
     };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
+    const onSignal = (signal: NodeJS.Signals) =>
+      stop(signal).catch((err: Error) => {
+        log.error({ err: err.message }, 'shutdown failed');
+        resolve(1);
+      });
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }
 
@@ -113,18 +118,29 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
     migrations,
     clock,
     mediaCache,
-    urlCache: new SignedUrlCache(),
+    urlCache: new SignedUrlCache(config.mediaUrlTtlSeconds),
     invalidate: localInvalidation({ authenticator, mediaCache }),
     extraRoutes: routes && ((router) => routes(router, clock)),
   });
 
   const server = createServer(app.callback());
   answerParseErrorsWithJson(server);
-  // Uploads of up to MEDIA_MAX_BYTES may take minutes on a slow link; headers may not.
+  // Uploads of up to MEDIA_MAX_BYTES may take minutes on a slow link, so no bound on a
+  // whole request; but headers must come within 20 s, and a socket silent for 2 minutes
+  // (a client that stopped sending mid-body) is closed.
   server.requestTimeout = 0;
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = 5_000;
-  await listen(server, config.port, config.host);
+  server.setTimeout(120_000, (socket) => socket.destroy());
+  try {
+    await listen(server, config.port, config.host);
+  } catch (err) {
+    // Port taken, say: stop what was started (the embedded database) before failing.
+    await feed.close();
+    await store.close();
+    await database.close();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
 
@@ -142,23 +158,31 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
       if (stopping) return;
       stopping = true;
       log.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down: draining requests');
+      const deadlineAt = Date.now() + config.shutdownTimeoutSeconds * 1000;
       const deadline = setTimeout(() => {
         log.warn('shutdown deadline reached: closing remaining connections');
         server.closeAllConnections();
       }, config.shutdownTimeoutSeconds * 1000);
       deadline.unref();
-      await new Promise<void>((done) => server.close(() => done()));
+      const closed = new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
+      await closed;
       clearTimeout(deadline);
-      jobs.stop();
+      // A periodic job in progress holds a database client: let it finish, within the deadline.
+      await jobs.stop(Math.max(1000, deadlineAt - Date.now()));
       await feed.close();
       await store.close();
       await database.close();
       log.info('stopped');
       resolve(0);
     };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
+    const onSignal = (signal: NodeJS.Signals) =>
+      stop(signal).catch((err: Error) => {
+        log.error({ err: err.message }, 'shutdown failed');
+        resolve(1);
+      });
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }
 
@@ -196,22 +220,32 @@ function listen(server: Server, port: number, host: string): Promise<void> {
  * several instances, an advisory lock lets one host at a time run each job.
  */
 function startPeriodicJobs(deps: { db: Db; store: Store; clock: () => Date; log: Logger }) {
+  const running = new Set<Promise<unknown>>();
   const every = (name: string, millis: number, lockKey: number, job: () => Promise<unknown>) => {
     const timer = setInterval(() => {
-      runExclusively(deps.db, lockKey, job)
+      const run = runExclusively(deps.db, lockKey, job)
         .then((result) => result !== undefined && deps.log.info({ job: name, result }, 'periodic job done'))
-        .catch((err: Error) => deps.log.warn({ job: name, err: err.message }, 'periodic job failed'));
+        .catch((err: Error) => deps.log.warn({ job: name, err: err.message }, 'periodic job failed'))
+        .finally(() => running.delete(run));
+      running.add(run);
     }, millis);
     timer.unref();
     return timer;
   };
   const timers = [
-    every('sweep', 10 * 60_000, SWEEP_LOCK_KEY, () => sweepExpiredMedia(deps, { batchSize: 500 })),
+    every('sweep', 10 * 60_000, SWEEP_LOCK_KEY, () => sweepExpiredMedia(deps, { batchSize: 100 })),
     every('gc', 60 * 60_000, GC_LOCK_KEY, async () => {
       const r = await collectGarbage(deps, { graceSeconds: 3600 });
       if (r.missingObjects.length) deps.log.warn({ missing: r.missingObjects.slice(0, 100) }, 'media rows whose object is missing');
       return { removed: r.removedObjects.length, missing: r.missingObjects.length };
     }),
   ];
-  return { stop: () => timers.forEach(clearInterval) };
+  return {
+    /** no new runs; waits for a run in progress, at most waitMillis */
+    async stop(waitMillis: number): Promise<void> {
+      timers.forEach(clearInterval);
+      if (running.size === 0) return;
+      await Promise.race([Promise.all(running), new Promise((r) => setTimeout(r, waitMillis).unref())]);
+    },
+  };
 }

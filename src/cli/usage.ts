@@ -10,11 +10,6 @@ export class UsageError extends Error {
   }
 }
 
-export interface Command {
-  usage: string;
-  run(args: string[]): Promise<number>;
-}
-
 /** node:util parseArgs in strict mode, with its errors turned into UsageError. */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   args: string[],

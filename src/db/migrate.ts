@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import type { Db } from './pool.js';
+import { checkout, type Db } from './pool.js';
 
 export const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);
 
@@ -73,7 +73,7 @@ function checkUnchanged(files: MigrationFile[], applied: AppliedRow[]): void {
  */
 export async function migrate(db: Db, files?: MigrationFile[]): Promise<string[]> {
   const migrations = files ?? (await readMigrations());
-  const client = await db.connect();
+  const client = await checkout(db);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {

@@ -38,9 +38,26 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Db {
   return pool;
 }
 
+/**
+ * A client of its own from the pool. pg-pool removes its 'error' listener while a client
+ * is checked out, and pg emits 'error' when the server goes away mid-use: without a
+ * listener that would crash the process (the failing query rejects anyway).
+ */
+export async function checkout(db: Db): Promise<DbClient> {
+  const client = await db.connect();
+  const ignore = () => {};
+  client.on('error', ignore);
+  const release = client.release.bind(client);
+  client.release = (err?: Error | boolean) => {
+    client.removeListener('error', ignore);
+    release(err);
+  };
+  return client;
+}
+
 /** Runs fn in a transaction on one client, which is always released. */
 export async function withTransaction<T>(db: Db, fn: (client: DbClient) => Promise<T>): Promise<T> {
-  const client = await db.connect();
+  const client = await checkout(db);
   let broken = false;
   try {
     await client.query('BEGIN');

@@ -72,7 +72,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   // Headers that verified in the last hour. An attack on a credential sid (failures from
   // many addresses) must not lock out the clients that hold its real secret: for these,
   // the credential's throttle is waived (its secret is still verified as always).
-  const knownGood = new LRUCache<string, true>({ max: 10_000, ttl: 3600_000 });
+  const knownGood = new LRUCache<string, string>({ max: 10_000, ttl: 3600_000 });
+  // Bumped by every invalidation: a credential verified against rows read before a
+  // revocation arrived must not be cached after it.
+  let generation = 0;
   // Applications' public keys never change once registered.
   const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000 });
 
@@ -151,6 +154,12 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (hit) return hit.principal;
 
       const now = clock().getTime();
+      const readAtGeneration = generation;
+      const remember = (principal: Principal, ttlMillis: number) => {
+        if (readAtGeneration !== generation) return;
+        cache.set(cacheKey, { principal }, { ttl: ttlMillis });
+        knownGood.set(cacheKey, principal.accountSid);
+      };
       let parsed: ParsedAuthorization;
       try {
         parsed = parseAuthorization(header);
@@ -169,13 +178,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       try {
         if (parsed.scheme === 'basic') {
           const principal = await verifyBasic(parsed.username, parsed.password);
-          cache.set(cacheKey, { principal });
-          knownGood.set(cacheKey, true);
+          remember(principal, ttl);
           return principal;
         }
         const { principal, exp } = await verifyBearer(parsed.token, sid);
-        cache.set(cacheKey, { principal }, { ttl: Math.max(1, Math.min(ttl, exp * 1000 - now)) });
-        knownGood.set(cacheKey, true);
+        remember(principal, Math.max(1, Math.min(ttl, exp * 1000 - now)));
         return principal;
       } catch (err) {
         if (err instanceof InvalidCredentials) throttle.recordFailure(clientAddress, sid, now);
@@ -184,13 +191,19 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     },
 
     invalidateAccount(accountSid) {
+      generation++;
       for (const [key, value] of cache.entries()) {
         if (value.principal.accountSid === accountSid) cache.delete(key);
+      }
+      for (const [key, account] of knownGood.entries()) {
+        if (account === accountSid) knownGood.delete(key);
       }
     },
 
     flush() {
+      generation++;
       cache.clear();
+      knownGood.clear();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { notifyInvalidation } from '../db/notifications.js';
-import { withTransaction, type Db } from '../db/pool.js';
+import { checkout, withTransaction, type Db } from '../db/pool.js';
 import {
   accountsWithRetention,
   advisoryUnlock,
@@ -86,7 +86,7 @@ export async function sweepExpiredMedia(deps: { db: Db; store: Store }, options:
   for (const account of await accountsWithRetention(deps.db)) {
     for (;;) {
       const n = await withTransaction(deps.db, async (tx) => {
-        const batch = await lockExpiredMedia(tx, account.sid, account.retention_days, options.batchSize);
+        const batch = await lockExpiredMedia(tx, account.sid, options.batchSize);
         for (const m of batch) await deps.store.delete(m.object_key);
         const count = batch.length ? await deleteMediaBySids(tx, batch.map((m) => m.sid)) : 0;
         if (count) await notifyInvalidation(tx, { kind: 'media', accountSid: account.sid });
@@ -105,7 +105,7 @@ export const SWEEP_LOCK_KEY = 0x6d670002;
 
 /** Runs job while holding a session advisory lock; undefined when another host holds it. */
 export async function runExclusively<T>(db: Db, key: number, job: () => Promise<T>): Promise<T | undefined> {
-  const client = await db.connect();
+  const client = await checkout(db);
   try {
     if (!(await tryAdvisoryLock(client, key))) return undefined;
     try {

@@ -16,6 +16,9 @@ export interface CachedMedia {
  */
 export class MediaCache {
   private readonly entries: LRUCache<string, CachedMedia>;
+  // Bumped by every invalidation: a row read before an invalidation arrived must not be
+  // cached after it (the invalidation would be lost for up to the TTL).
+  private generation = 0;
 
   constructor(options: { max?: number; ttlMillis?: number } = {}) {
     this.entries = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMillis ?? 30_000 });
@@ -31,21 +34,30 @@ export class MediaCache {
     return hit.row;
   }
 
-  set(row: MediaRow, retentionDays: number | null): void {
+  /** the current generation, to pass back to set() with a row read after taking it */
+  currentGeneration(): number {
+    return this.generation;
+  }
+
+  set(row: MediaRow, retentionDays: number | null, readAtGeneration: number): void {
+    if (readAtGeneration !== this.generation) return;
     const expiresAt = retentionDays === null ? null : row.created_at.getTime() + retentionDays * 86_400_000;
     this.entries.set(`${row.account_sid}/${row.sid}`, { row, expiresAt });
   }
 
   invalidateMedia(accountSid: string, mediaSid: string): void {
+    this.generation++;
     this.entries.delete(`${accountSid}/${mediaSid}`);
   }
 
   invalidateAccount(accountSid: string): void {
+    this.generation++;
     const prefix = `${accountSid}/`;
     for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key);
   }
 
   flush(): void {
+    this.generation++;
     this.entries.clear();
   }
 }

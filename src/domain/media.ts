@@ -142,7 +142,15 @@ export interface RedirectInput {
   /** undefined: anonymous; otherwise already checked to belong to accountSid */
   principal: Principal | undefined;
   method: SignedMethod;
-  attachment: boolean;
+  /** the `?disposition=` query value, checked once the contract's checks have passed */
+  disposition: unknown;
+}
+
+/** `?disposition=`: absent, empty or inline (the default), or attachment. */
+function wantsAttachment(value: unknown): boolean {
+  if (value === undefined || value === '' || value === 'inline') return false;
+  if (value === 'attachment') return true;
+  throw new InvalidRequest('disposition must be attachment or inline');
 }
 
 async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
@@ -150,10 +158,11 @@ async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSi
   if (!isSid(accountSid, 'AC') || !isSid(mediaSid, 'ME')) throw new MediaNotFound();
   const cached = deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
   if (cached) return cached;
+  const generation = deps.mediaCache?.currentGeneration() ?? 0;
   const row = await findMedia(deps.db, accountSid, mediaSid);
   if (!row) throw new MediaNotFound();
   const { retention_days: retentionDays, ...media } = row;
-  deps.mediaCache?.set(media, retentionDays);
+  deps.mediaCache?.set(media, retentionDays, generation);
   return media;
 }
 
@@ -171,7 +180,7 @@ export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput
     throw new InvalidCredentials('this media requires credentials');
   }
   assertApplicationMayAccess(input.principal, media);
-  const contentDisposition = input.attachment ? attachmentDisposition(media.filename ?? media.sid) : undefined;
+  const contentDisposition = wantsAttachment(input.disposition) ? attachmentDisposition(media.filename ?? media.sid) : undefined;
   const sign = (signedAt: Date) =>
     deps.store.signUrl({
       key: media.object_key,

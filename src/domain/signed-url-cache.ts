@@ -10,12 +10,16 @@ import { LRUCache } from 'lru-cache';
  */
 export class SignedUrlCache {
   private readonly urls: LRUCache<string, { url: string; signedAt: number }>;
+  private readonly reuseSeconds: number;
 
-  constructor(private readonly reuseSeconds = 60, max = 50_000) {
+  /** Reuse for 60 s at most, and never more than a tenth of the URLs' lifetime. */
+  constructor(ttlSeconds: number, max = 50_000) {
+    this.reuseSeconds = Math.min(60, Math.floor(ttlSeconds / 10));
     this.urls = new LRUCache({ max });
   }
 
   async get(key: string, now: Date, sign: (signedAt: Date) => Promise<string>): Promise<string> {
+    if (this.reuseSeconds === 0) return sign(now);
     const hit = this.urls.get(key);
     if (hit && now.getTime() - hit.signedAt < this.reuseSeconds * 1000 && hit.signedAt <= now.getTime()) return hit.url;
     const url = await sign(now);

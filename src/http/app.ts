@@ -37,8 +37,9 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Koa {
   const { config } = deps;
-  // proxy: trust X-Forwarded-For for ctx.ip only when TRUST_PROXY=1.
-  const app = new Koa({ proxy: config.trustProxy });
+  // proxy: trust X-Forwarded-For for ctx.ip only when TRUST_PROXY=1, and then only its
+  // last hop (the one our proxy appended): the client writes the earlier ones itself.
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   // Errors are answered and logged by errorHandler; Koa's own stderr printing is not needed.
   app.silent = true;
 

@@ -36,7 +36,8 @@ function authorizationHeader(ctx: Context): string | undefined {
   const raw = ctx.req.rawHeaders;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
-  return count > 1 ? 'Repeated authorization headers' : value;
+  if (count > 1) throw new InvalidCredentials('send one Authorization header, not several');
+  return value;
 }
 
 /** Router middleware for every /v1/accounts route. */

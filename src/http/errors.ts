@@ -85,7 +85,10 @@ export function errorHandler(log: Logger) {
       }
     } catch (caught) {
       let err = caught;
-      if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {
+      if (!(err instanceof DomainError) && ctx.req.readableAborted) {
+        // The client went away mid-request (its ECONNRESET is not a database outage).
+        err = new InvalidRequest('the request was cut short by the client');
+      } else if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {
         err = new ServiceUnavailable('the database is unavailable');
       } else if (isDataException(err)) {
         // A value PostgreSQL cannot take (a NUL byte, an out-of-range number) that input

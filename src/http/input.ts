@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { InvalidRequest } from '../domain/errors.js';
+import { InvalidRequest, PayloadTooLarge } from '../domain/errors.js';
 
 const JSON_BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -9,12 +9,12 @@ export async function readJsonBody<T extends z.ZodType>(ctx: Context, schema: T)
   // Any Content-Type is read as JSON: `curl -d '{…}'` sends form-urlencoded by default,
   // and what matters is that the body parses.
   const declared = Number(ctx.get('Content-Length') || '0');
-  if (declared > JSON_BODY_LIMIT_BYTES) ctx.throw(413, `JSON bodies are limited to ${JSON_BODY_LIMIT_BYTES} bytes`);
+  if (declared > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > JSON_BODY_LIMIT_BYTES) ctx.throw(413, `JSON bodies are limited to ${JSON_BODY_LIMIT_BYTES} bytes`);
+    if (size > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');

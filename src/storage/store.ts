@@ -40,7 +40,7 @@ export interface Store {
   put(key: string, body: Readable, contentType: string, maxBytes: number, declaredBytes?: number): Promise<StoredObject>;
   /** removes the object; removing a missing object is not an error */
   delete(key: string): Promise<void>;
-  /** whether the object exists (for `mediagate gc`'s report) */
+  /** whether the object exists */
   exists(key: string): Promise<boolean>;
   /** every stored object, in byte order of keys as S3 lists them (for `mediagate gc`) */
   list(): AsyncIterable<ListedObject>;

@@ -116,8 +116,11 @@ describe('GET /v1/accounts/:account/media/:media', () => {
     await plain.arrayBuffer();
   });
 
-  it('answers 400 for an unknown disposition', async () => {
+  it('answers 400 for an unknown disposition, once the contract checks passed', async () => {
     await expectError(await getMediaUrl(`${legacy.url}?disposition=evil`), 400, 'invalid_request');
+    const missing = `${svc.baseUrl}/v1/accounts/${owner.sid}/media/ME${'0'.repeat(32)}?disposition=evil`;
+    await expectError(await getMediaUrl(missing), 404, 'not_found');
+    await expectError(await getMediaUrl(`${protectedMedia.url}?disposition=evil`), 401, 'unauthorized');
   });
 
   it('answers 403 for valid credentials of another account, before looking up the media', async () => {

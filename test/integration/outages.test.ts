@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { findFreePort, openEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/pool.js';
+import { checkout, createPool } from '../../src/db/pool.js';
 import { getMediaUrl, newAccount, setProtection, startService, upload, uploadJson, type TestService } from '../support/service.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -41,7 +41,12 @@ describe('database outage', () => {
     expect((await getMediaUrl(secret.url, { headers: { Authorization: account.basic } })).status).toBe(302);
     expect((await getMediaUrl(legacy.url)).status).toBe(302);
 
+    // A client checked out (a transaction, a periodic job) when the server goes away gets
+    // an 'error' event; it must not go unhandled (vitest fails the run on one).
+    const held = await checkout(svc.db);
     await pg.stop(); // the PostgreSQL server process really stops
+    await new Promise((r) => setTimeout(r, 100));
+    held.release(true);
 
     const [upl, uploadMs] = await timed(() => upload(svc, account, 'during outage'));
     expect(upl.status).toBe(503);

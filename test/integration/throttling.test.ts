@@ -59,6 +59,15 @@ describe('brute-force throttling', () => {
     expect(owner.status).toBe(302);
   });
 
+  it('takes the client address from the last X-Forwarded-For hop, which the client cannot choose', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 1; i++) {
+      // A client rotating the hops it writes itself; our proxy appends the real address last.
+      statuses.push((await from(`10.0.0.${i}, 198.51.100.50`, basicAuth(`AC${'7'.repeat(32)}`, 'x'.repeat(32)))).status);
+    }
+    expect(statuses.at(-1)).toBe(429);
+  });
+
   it('counts malformed headers as failures too', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < LIMIT + 1; i++) statuses.push((await from('198.51.100.99', 'Basic !!!')).status);

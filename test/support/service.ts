@@ -112,7 +112,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     clock,
     extraRoutes,
     mediaCache,
-    urlCache: mediaCache ? new SignedUrlCache() : undefined,
+    urlCache: mediaCache ? new SignedUrlCache(config.mediaUrlTtlSeconds) : undefined,
     invalidate: localInvalidation({ authenticator, mediaCache: mediaCache ?? new MediaCache() }),
   });
   server.on('request', app.callback());

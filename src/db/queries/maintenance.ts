@@ -23,19 +23,17 @@ export async function accountsWithRetention(db: Queryable): Promise<{ sid: strin
  * Locks a batch of the account's expired media (SKIP LOCKED: concurrent sweepers on
  * several hosts take different rows) for the caller's transaction to delete.
  */
-export async function lockExpiredMedia(
-  db: Queryable,
-  accountSid: string,
-  retentionDays: number,
-  limit: number,
-): Promise<{ sid: string; object_key: string }[]> {
+export async function lockExpiredMedia(db: Queryable, accountSid: string, limit: number): Promise<{ sid: string; object_key: string }[]> {
+  // Retention is read here, in the same statement, not from an earlier list: an owner
+  // who lengthens or clears it while a sweep runs is obeyed at once.
   const { rows } = await db.query<{ sid: string; object_key: string }>({
     name: 'media-lock-expired',
-    text: `SELECT sid, object_key FROM media
-            WHERE account_sid = $1 AND created_at <= now() - make_interval(days => $2)
-            ORDER BY created_at LIMIT $3
-              FOR UPDATE SKIP LOCKED`,
-    values: [accountSid, retentionDays, limit],
+    text: `SELECT m.sid, m.object_key FROM media m JOIN accounts a ON a.sid = m.account_sid
+            WHERE m.account_sid = $1 AND a.retention_days IS NOT NULL
+              AND m.created_at <= now() - make_interval(days => a.retention_days)
+            ORDER BY m.created_at LIMIT $2
+              FOR UPDATE OF m SKIP LOCKED`,
+    values: [accountSid, limit],
   });
   return rows;
 }
@@ -49,7 +47,7 @@ export async function deleteMediaBySids(db: Queryable, sids: string[]): Promise<
   return rowCount ?? 0;
 }
 
-/** Runs fn only if no other host holds the job's lock; returns undefined when skipped. */
+/** Takes the session advisory lock if no other session holds it; false otherwise. */
 export async function tryAdvisoryLock(db: Queryable, key: number): Promise<boolean> {
   const { rows } = await db.query<{ locked: boolean }>({
     name: 'advisory-try-lock',

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { MediaRow } from '../../src/db/queries/media.js';
+import { MediaCache } from '../../src/domain/media-cache.js';
+import { SignedUrlCache } from '../../src/domain/signed-url-cache.js';
+
+const row = (sid: string): MediaRow => ({
+  sid,
+  account_sid: 'AC1',
+  kind: 'message',
+  content_type: 'image/png',
+  size_bytes: 1,
+  sha256: '0',
+  filename: null,
+  object_key: `AC1/${sid}`,
+  requires_auth: false,
+  application_id: null,
+  created_at: new Date(),
+});
+
+describe('MediaCache', () => {
+  it('does not cache a row read before an invalidation arrived', () => {
+    const cache = new MediaCache();
+    const generation = cache.currentGeneration();
+    cache.invalidateAccount('AC1'); // e.g. protect-existing committed while the row was read
+    cache.set(row('ME1'), null, generation);
+    expect(cache.get('AC1', 'ME1', Date.now())).toBeUndefined();
+    cache.set(row('ME1'), null, cache.currentGeneration());
+    expect(cache.get('AC1', 'ME1', Date.now())?.sid).toBe('ME1');
+  });
+
+  it('forgets a row once its account retention expires it', () => {
+    const cache = new MediaCache();
+    const old = { ...row('ME2'), created_at: new Date(Date.now() - 3 * 86_400_000) };
+    cache.set(old, 2, cache.currentGeneration());
+    expect(cache.get('AC1', 'ME2', Date.now())).toBeUndefined();
+  });
+});
+
+describe('SignedUrlCache', () => {
+  it('reuses a URL for 60 s at most with the default 4-hour lifetime', async () => {
+    const cache = new SignedUrlCache(14_400);
+    let n = 0;
+    const sign = async () => `url${++n}`;
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    expect(await cache.get('k', t0, sign)).toBe('url1');
+    expect(await cache.get('k', new Date(t0.getTime() + 59_000), sign)).toBe('url1');
+    expect(await cache.get('k', new Date(t0.getTime() + 60_000), sign)).toBe('url2');
+  });
+
+  it('never hands out a URL older than a tenth of a short lifetime', async () => {
+    let n = 0;
+    const sign = async () => `url${++n}`;
+    const short = new SignedUrlCache(30);
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    await short.get('k', t0, sign);
+    expect(await short.get('k', new Date(t0.getTime() + 2_000), sign)).toBe('url1');
+    expect(await short.get('k', new Date(t0.getTime() + 3_000), sign)).toBe('url2');
+    const tiny = new SignedUrlCache(5);
+    expect(await tiny.get('k', t0, sign)).toBe('url3');
+    expect(await tiny.get('k', t0, sign)).toBe('url4');
+  });
+});
