@@ -1,9 +1,10 @@
 import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { withTransaction, type Db } from '../db/pool.js';
-import { insertApplication, listApplications, type ApplicationRow, type JwtAlgorithm } from '../db/queries/applications.js';
+import { findApplication, insertApplication, listApplications, type ApplicationRow, type JwtAlgorithm } from '../db/queries/applications.js';
+import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
 import { validateName } from './accounts.js';
-import { InvalidRequest } from './errors.js';
+import { Forbidden, InvalidRequest } from './errors.js';
 
 /** RS256 for RSA keys of at least 2048 bits, EdDSA for Ed25519; anything else is refused. */
 export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; pem: string } {
@@ -39,6 +40,21 @@ export async function createApplication(db: Db, accountSid: string, name: string
     await insertEvent(tx, accountSid, 'application.created', { application_id: app.application_id, algorithm });
     return app;
   });
+}
+
+/** An upload naming application_id: the application must be the account's, and an application uploads for itself only. */
+export async function checkUploadApplication(
+  db: Db,
+  accountSid: string,
+  applicationId: string,
+  principal: Principal | undefined,
+): Promise<void> {
+  if (principal?.type === 'application' && principal.credentialSid !== applicationId) {
+    throw new Forbidden('an application can only upload media for itself');
+  }
+  if (!(await findApplication(db, accountSid, applicationId))) {
+    throw new InvalidRequest('application_id names no application of this account');
+  }
 }
 
 export function getApplications(db: Db, accountSid: string): Promise<ApplicationRow[]> {

@@ -4,7 +4,7 @@ import { protectExistingMedia, type MediaKind } from '../db/queries/media.js';
 import { findProtection, updateProtection } from '../db/queries/protection.js';
 import { NotFound } from './errors.js';
 import { notifyInvalidation } from '../db/notifications.js';
-import { updateRetentionDays } from '../db/queries/accounts.js';
+import { findRetentionDays, updateRetentionDays } from '../db/queries/accounts.js';
 import type { LocalInvalidation } from './media-cache.js';
 
 export interface ProtectionDeps {
@@ -60,6 +60,12 @@ export async function protectExisting(deps: ProtectionDeps, accountSid: string, 
   });
   deps.invalidate.media(accountSid);
   return n;
+}
+
+export async function getRetention(db: Db, accountSid: string): Promise<number | null> {
+  const days = await findRetentionDays(db, accountSid);
+  if (days === undefined) throw new NotFound('no such account');
+  return days;
 }
 
 /** Media kept until deleted (null) or for a number of days. */

@@ -2,9 +2,9 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
-import { findApplication } from '../../db/queries/applications.js';
+import { checkUploadApplication } from '../../domain/applications.js';
 import type { MediaRow } from '../../db/queries/media.js';
-import { Forbidden, InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
+import { InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
 import {
   assertApplicationMayAccess,
   deleteMedia,
@@ -93,7 +93,7 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
     const filename = parseFilename(q.filename);
     const contentType = parseContentType(ctx.get('Content-Type') || undefined);
     const applicationId = q.application_id === undefined ? null : q.application_id.toLowerCase();
-    if (applicationId !== null) await checkApplication(deps.db, ctx, accountSid, applicationId);
+    if (applicationId !== null) await checkUploadApplication(deps.db, accountSid, applicationId, principalOf(ctx));
     const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
 
     const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes });
@@ -120,14 +120,4 @@ function checkDeclaredLength(ctx: Context, maxBytes: number): number | undefined
     throw new PayloadTooLarge(maxBytes);
   }
   return declared;
-}
-
-async function checkApplication(db: Db, ctx: Context, accountSid: string, applicationId: string): Promise<void> {
-  const principal = principalOf(ctx);
-  if (principal?.type === 'application' && principal.credentialSid !== applicationId) {
-    throw new Forbidden('an application can only upload media for itself');
-  }
-  if (!(await findApplication(db, accountSid, applicationId))) {
-    throw new InvalidRequest('application_id names no application of this account');
-  }
 }

@@ -1,11 +1,17 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
-import { findRetentionDays } from '../../db/queries/accounts.js';
-import { listEvents } from '../../db/queries/events.js';
+import { listAccountEvents } from '../../domain/events.js';
 import type { LocalInvalidation } from '../../domain/media-cache.js';
-import { NotFound } from '../../domain/errors.js';
-import { getProtection, MEDIA_KINDS, protectExisting, setProtection, setRetention, type ProtectionState } from '../../domain/protection.js';
+import {
+  getProtection,
+  getRetention,
+  MEDIA_KINDS,
+  protectExisting,
+  setProtection,
+  setRetention,
+  type ProtectionState,
+} from '../../domain/protection.js';
 import { requireAccountOwner } from '../auth.js';
 import { pageSize, readJsonBody, readQuery } from '../input.js';
 
@@ -49,9 +55,7 @@ export function settingsRoutes(router: Router, deps: { db: Db; invalidate: Local
   });
 
   router.get(`${base}/settings/retention`, requireAccountOwner, async (ctx) => {
-    const days = await findRetentionDays(db, ctx.params.accountSid!);
-    if (days === undefined) throw new NotFound('no such account');
-    ctx.body = { days };
+    ctx.body = { days: await getRetention(db, ctx.params.accountSid!) };
   });
 
   router.patch(`${base}/settings/retention`, requireAccountOwner, async (ctx) => {
@@ -62,11 +66,10 @@ export function settingsRoutes(router: Router, deps: { db: Db; invalidate: Local
 
   router.get(`${base}/events`, requireAccountOwner, async (ctx) => {
     const q = readQuery(ctx, eventsQuery);
-    const rows = await listEvents(db, ctx.params.accountSid!, q.page_token ?? null, q.page_size + 1);
-    const page = rows.slice(0, q.page_size);
+    const { events, nextPageToken } = await listAccountEvents(db, ctx.params.accountSid!, q.page_size, q.page_token);
     ctx.body = {
-      events: page.map((e) => ({ id: e.id, type: e.type, detail: e.detail, created_at: e.created_at.toISOString() })),
-      next_page_token: rows.length > q.page_size ? page[page.length - 1]!.id : null,
+      events: events.map((e) => ({ id: e.id, type: e.type, detail: e.detail, created_at: e.created_at.toISOString() })),
+      next_page_token: nextPageToken,
     };
   });
 }
