@@ -65,29 +65,17 @@ async function servePrimary(config: Config, log: Logger): Promise<number> {
   });
   for (let i = 0; i < config.workers; i++) fork();
 
-  return new Promise<number>((resolve) => {
-    const stop = async (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down: draining workers');
-      const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
-      const exits = workers.map((w) => new Promise<void>((done) => (w.isDead() ? done() : w.once('exit', () => done()))));
-      for (const w of workers) w.process.kill('SIGTERM');
-      const kill = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), (config.shutdownTimeoutSeconds + 5) * 1000);
-      kill.unref();
-      await Promise.all(exits);
-      clearTimeout(kill);
-      await database.close();
-      log.info('stopped');
-      resolve(0);
-    };
-    const onSignal = (signal: NodeJS.Signals) =>
-      stop(signal).catch((err: Error) => {
-        log.error({ err: err.message }, 'shutdown failed');
-        resolve(1);
-      });
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  return untilStopped(log, async (signal) => {
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining workers');
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    const exits = workers.map((w) => new Promise<void>((done) => (w.isDead() ? done() : w.once('exit', () => done()))));
+    for (const w of workers) w.process.kill('SIGTERM');
+    const kill = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), (config.shutdownTimeoutSeconds + 5) * 1000);
+    kill.unref();
+    await Promise.all(exits);
+    clearTimeout(kill);
+    await database.close();
   });
 }
 
@@ -152,35 +140,47 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
 
   const jobs = startPeriodicJobs({ db: database.db, store, clock, log });
 
+  return untilStopped(log, async (signal) => {
+    log.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down: draining requests');
+    const deadlineAt = Date.now() + config.shutdownTimeoutSeconds * 1000;
+    const deadline = setTimeout(() => {
+      log.warn('shutdown deadline reached: closing remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutSeconds * 1000);
+    deadline.unref();
+    const closed = new Promise<void>((done) => server.close(() => done()));
+    server.closeIdleConnections();
+    await closed;
+    clearTimeout(deadline);
+    // A periodic job in progress holds a database client: let it finish, within the deadline.
+    await jobs.stop(Math.max(1000, deadlineAt - Date.now()));
+    await feed.close();
+    await store.close();
+    await database.close();
+  });
+}
+
+/**
+ * Resolves with the exit status once SIGTERM or SIGINT arrived and `stop` ran (once,
+ * whatever signals follow): 0, or 1 if stopping failed.
+ */
+function untilStopped(log: Logger, stop: (signal: NodeJS.Signals) => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: NodeJS.Signals) => {
+    const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down: draining requests');
-      const deadlineAt = Date.now() + config.shutdownTimeoutSeconds * 1000;
-      const deadline = setTimeout(() => {
-        log.warn('shutdown deadline reached: closing remaining connections');
-        server.closeAllConnections();
-      }, config.shutdownTimeoutSeconds * 1000);
-      deadline.unref();
-      const closed = new Promise<void>((done) => server.close(() => done()));
-      server.closeIdleConnections();
-      await closed;
-      clearTimeout(deadline);
-      // A periodic job in progress holds a database client: let it finish, within the deadline.
-      await jobs.stop(Math.max(1000, deadlineAt - Date.now()));
-      await feed.close();
-      await store.close();
-      await database.close();
-      log.info('stopped');
-      resolve(0);
+      stop(signal).then(
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: Error) => {
+          log.error({ err: err.message }, 'shutdown failed');
+          resolve(1);
+        },
+      );
     };
-    const onSignal = (signal: NodeJS.Signals) =>
-      stop(signal).catch((err: Error) => {
-        log.error({ err: err.message }, 'shutdown failed');
-        resolve(1);
-      });
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
