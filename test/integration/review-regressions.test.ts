@@ -1,4 +1,4 @@
-// Regressions found by a black-box review of the contract (one test per finding).
+// Regressions found by a black-box review of the contract (issues #2, #4, #5); one test per finding.
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
