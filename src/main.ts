@@ -25,13 +25,14 @@ export interface Database {
 }
 
 export async function openDatabase(config: Config, log: Logger, options: { serving?: boolean } = {}): Promise<Database> {
+  const pool = (url: string) => createPool(url, { onError: (err) => log.warn({ err: err.message }, 'idle database client failed') });
   if (config.databaseUrl !== undefined) {
-    const db = createPool(config.databaseUrl, { onError: (err) => log.warn({ err: err.message }, 'idle database client failed') });
+    const db = pool(config.databaseUrl);
     return { db, url: config.databaseUrl, description: redactDatabaseUrl(config.databaseUrl), close: () => db.end() };
   }
   const clusterDir = path.join(config.dataDir, 'postgres');
   const embedded = await openEmbeddedPostgres(clusterDir, { log: (m) => log.info(m), adoptOrphan: options.serving ?? false });
-  const db = createPool(embedded.url, { onError: (err) => log.warn({ err: err.message }, 'idle database client failed') });
+  const db = pool(embedded.url);
   const how = embedded.owned ? 'started by this process' : 'already running, shared';
   return {
     db,

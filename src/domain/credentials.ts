@@ -54,10 +54,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // wrong secret take the same work.
 const NO_MATCH = hashSecret('no such credential');
 
-interface Cached {
-  principal: Principal;
-}
-
 /**
  * Verifies credentials, caching successes: the redirect's hot path then costs one
  * SHA-256 of the header and a map lookup, not a database round trip. The cache is keyed
@@ -68,7 +64,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const clock = options.clock ?? (() => new Date());
   const throttle = options.throttle ?? new AuthThrottle();
   const ttl = options.cacheTtlMillis ?? 30_000;
-  const cache = new LRUCache<string, Cached>({ max: options.cacheMax ?? 10_000, ttl });
+  const cache = new LRUCache<string, Principal>({ max: options.cacheMax ?? 10_000, ttl });
   // Headers that verified in the last hour. An attack on a credential sid (failures from
   // many addresses) must not lock out the clients that hold its real secret: for these,
   // the credential's throttle is waived (its secret is still verified as always).
@@ -151,13 +147,13 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (header === undefined) return undefined;
       const cacheKey = createHash('sha256').update(header).digest('base64');
       const hit = cache.get(cacheKey);
-      if (hit) return hit.principal;
+      if (hit) return hit;
 
       const now = clock().getTime();
       const readAtGeneration = generation;
       const remember = (principal: Principal, ttlMillis: number) => {
         if (readAtGeneration !== generation) return;
-        cache.set(cacheKey, { principal }, { ttl: ttlMillis });
+        cache.set(cacheKey, principal, { ttl: ttlMillis });
         knownGood.set(cacheKey, principal.accountSid);
       };
       let parsed: ParsedAuthorization;
@@ -192,8 +188,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
     invalidateAccount(accountSid) {
       generation++;
-      for (const [key, value] of cache.entries()) {
-        if (value.principal.accountSid === accountSid) cache.delete(key);
+      for (const [key, principal] of cache.entries()) {
+        if (principal.accountSid === accountSid) cache.delete(key);
       }
       for (const [key, account] of knownGood.entries()) {
         if (account === accountSid) knownGood.delete(key);

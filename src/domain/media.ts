@@ -79,15 +79,9 @@ export interface UploadInput {
 export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<MediaRow> {
   const sid = newSid('ME');
   const objectKey = objectKeyFor(input.accountSid, sid);
-  const body = await nonEmpty(input.body);
-  let stored;
-  try {
-    stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes, input.declaredBytes);
-  } catch (err) {
-    // The client went away mid-body: its fault, not the store's (no 503 in the metrics).
-    if (input.body.readableAborted) throw new InvalidRequest('the upload was cut short before its end');
-    throw err;
-  }
+  // A declared length was already checked to be positive; only a chunked body can be empty.
+  const body = input.declaredBytes === undefined ? await nonEmpty(input.body) : input.body;
+  const stored = await deps.store.put(objectKey, body, input.contentType, deps.mediaMaxBytes, input.declaredBytes);
   const discard = () => deps.store.delete(objectKey).catch(() => undefined);
   let row: MediaRow | undefined;
   try {
@@ -128,12 +122,18 @@ async function nonEmpty(body: Readable): Promise<Readable> {
   return Readable.from(rest(), { objectMode: false });
 }
 
-export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string): Promise<MediaRow> {
+/** The media row and its account's retention; ids of the wrong form name nothing. */
+async function readMedia(db: Db, accountSid: string, mediaSid: string): Promise<{ media: MediaRow; retentionDays: number | null }> {
+  // Checked before SQL: "%00" in a path would reach PostgreSQL as a NUL byte.
   if (!isSid(accountSid, 'AC') || !isSid(mediaSid, 'ME')) throw new MediaNotFound();
-  const row = await findMedia(deps.db, accountSid, mediaSid);
+  const row = await findMedia(db, accountSid, mediaSid);
   if (!row) throw new MediaNotFound();
-  const { retention_days: _, ...media } = row;
-  return media;
+  const { retention_days: retentionDays, ...media } = row;
+  return { media, retentionDays };
+}
+
+export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string): Promise<MediaRow> {
+  return (await readMedia(deps.db, accountSid, mediaSid)).media;
 }
 
 export interface RedirectInput {
@@ -154,14 +154,10 @@ function wantsAttachment(value: unknown): boolean {
 }
 
 async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
-  // Ids of the wrong form name nothing (and never reach SQL: "%00" would be a NUL byte).
-  if (!isSid(accountSid, 'AC') || !isSid(mediaSid, 'ME')) throw new MediaNotFound();
   const cached = deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
   if (cached) return cached;
   const generation = deps.mediaCache?.currentGeneration() ?? 0;
-  const row = await findMedia(deps.db, accountSid, mediaSid);
-  if (!row) throw new MediaNotFound();
-  const { retention_days: retentionDays, ...media } = row;
+  const { media, retentionDays } = await readMedia(deps.db, accountSid, mediaSid);
   deps.mediaCache?.set(media, retentionDays, generation);
   return media;
 }

@@ -59,6 +59,11 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout/i.test(m);
 }
 
+/** Node destroys a request whose client closed mid-body with an 'aborted' ECONNRESET. */
+function clientWentAway(ctx: Context): boolean {
+  return (ctx.req.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET';
+}
+
 /** SQLSTATE class 22: data exception (invalid text, numeric out of range, ...). */
 function isDataException(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -85,8 +90,9 @@ export function errorHandler(log: Logger) {
       }
     } catch (caught) {
       let err = caught;
-      if (!(err instanceof DomainError) && ctx.req.readableAborted) {
-        // The client went away mid-request (its ECONNRESET is not a database outage).
+      if (clientWentAway(ctx)) {
+        // Whatever failed downstream (a store write, a read of the body) failed because
+        // the client left: its doing, not an outage (no 503 in logs or metrics).
         err = new InvalidRequest('the request was cut short by the client');
       } else if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {
         err = new ServiceUnavailable('the database is unavailable');

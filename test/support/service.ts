@@ -99,8 +99,10 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   // Tests send many bad credentials from 127.0.0.1 on purpose; throttling has its own tests.
   const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit });
   const authenticator = createAuthenticator({ db, clock, throttle, ...options.authenticator });
-  const mediaCache = options.mediaCache === false ? undefined : new MediaCache();
-  const feed = startInvalidationFeed(databaseUrl, { authenticator, mediaCache: mediaCache ?? new MediaCache() }, createLogger('silent'));
+  const caches = { authenticator, mediaCache: new MediaCache() };
+  // mediaCache: false keeps the app from using it (the feed still has one to invalidate).
+  const mediaCache = options.mediaCache === false ? undefined : caches.mediaCache;
+  const feed = startInvalidationFeed(databaseUrl, caches, createLogger('silent'));
   const app = createApp({
     config,
     db,
@@ -113,7 +115,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     extraRoutes,
     mediaCache,
     urlCache: mediaCache ? new SignedUrlCache(config.mediaUrlTtlSeconds) : undefined,
-    invalidate: localInvalidation({ authenticator, mediaCache: mediaCache ?? new MediaCache() }),
+    invalidate: localInvalidation(caches),
   });
   server.on('request', app.callback());
   return {

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { Db } from '../../db/pool.js';
 import { checkUploadApplication } from '../../domain/applications.js';
 import type { MediaRow } from '../../db/queries/media.js';
 import { InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
@@ -17,14 +16,11 @@ import {
   type MediaDeps,
 } from '../../domain/media.js';
 import { MEDIA_KINDS } from '../../domain/protection.js';
-import type { Metrics } from '../../metrics.js';
 import { principalOf, requireSameAccount } from '../auth.js';
 import { pageSize, readQuery } from '../input.js';
 
 export interface MediaRouteDeps extends MediaDeps {
-  db: Db;
   publicBaseUrl: string;
-  metrics: Metrics;
 }
 
 export function mediaUrl(publicBaseUrl: string, m: Pick<MediaRow, 'account_sid' | 'sid'>): string {
