@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nacl from 'tweetnacl';
 import { MAX_URL_TTL_SECONDS } from '../config.js';
@@ -103,31 +103,33 @@ export async function rotateKeys(dir: string, now = new Date()): Promise<{ added
 export interface Keyring {
   current(): SigningKey;
   find(kid: string): Promise<SigningKey | undefined>;
+  /** reloads the keys if the directory changed (what the poll runs); resolves when done */
+  refresh(): Promise<void>;
   close(): void;
 }
 
 /**
  * The keys of a directory, kept in memory. A rotation made by another process (the
- * CLI) is picked up by a light poll of the directory's mtime, and at once when a URL
- * names a key id not yet loaded.
+ * CLI) is picked up by a light poll of the directory's key file names (not its mtime,
+ * whose coarse clock can miss a change made within the same tick), and at once when a
+ * URL names a key id not yet loaded.
  */
-export async function openKeyring(dir: string, pollMillis = 5000): Promise<Keyring> {
+export async function openKeyring(dir: string, pollMillis = 5000, now: () => number = Date.now): Promise<Keyring> {
   let keys = await loadKeys(dir);
   if (keys.length === 0) keys = [await generateKey(dir)];
-  let seenMtime = (await stat(dir)).mtimeMs;
   let lastReload = 0;
 
   const reload = async () => {
-    lastReload = Date.now();
+    lastReload = now();
     const loaded = await loadKeys(dir);
     if (loaded.length) keys = loaded;
-    seenMtime = (await stat(dir)).mtimeMs;
   };
-  const timer = setInterval(() => {
-    stat(dir)
-      .then((s) => (s.mtimeMs !== seenMtime ? reload() : undefined))
-      .catch(() => undefined);
-  }, pollMillis);
+  const refresh = async () => {
+    const onDisk = (await readdir(dir)).filter((n) => n.endsWith('.json') && KID.test(n.slice(0, -5)));
+    const loaded = new Set(keys.map((k) => `${k.kid}.json`));
+    if (onDisk.length !== loaded.size || onDisk.some((n) => !loaded.has(n))) await reload();
+  };
+  const timer = setInterval(() => refresh().catch(() => undefined), pollMillis);
   timer.unref();
 
   return {
@@ -135,12 +137,13 @@ export async function openKeyring(dir: string, pollMillis = 5000): Promise<Keyri
     async find(kid) {
       let key = keys.find((k) => k.kid === kid);
       // An unknown kid may be a key rotated in by another process; reload at most once a second.
-      if (!key && KID.test(kid) && Date.now() - lastReload > 1000) {
+      if (!key && KID.test(kid) && now() - lastReload > 1000) {
         await reload();
         key = keys.find((k) => k.kid === kid);
       }
       return key;
     },
+    refresh,
     close: () => clearInterval(timer),
   };
 }

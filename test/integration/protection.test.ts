@@ -111,36 +111,47 @@ describe('protection switch and concurrent uploads', () => {
   // kind has committed. Uploads run continuously while the switch goes on; every
   // upload that began after the PATCH was answered must come out protected.
   it('never stores an upload begun after the PATCH answered with requires_auth false', async () => {
+    const UPLOADERS = 8;
     for (let round = 0; round < 3; round++) {
       const a = await newAccount(svc.db);
       let patchAnsweredAt = Infinity;
       const results: { startedAt: number; requiresAuth: boolean }[] = [];
-      const uploads: Promise<void>[] = [];
-      let stop = false;
+      // Barriers, not timings: the PATCH is sent once every uploader has stored one
+      // public media, and the uploaders stop once each has started and finished two
+      // uploads after the PATCH answered.
+      const startedAfterPatch = new Array<number>(UPLOADERS).fill(0);
+      const oneStoredEach = barrier(UPLOADERS);
+      const twoAfterPatchEach = barrier(UPLOADERS);
 
-      const uploader = async () => {
-        while (!stop) {
+      const uploader = async (i: number) => {
+        for (let n = 0; ; n++) {
           const startedAt = performance.now();
-          const res = await upload(svc, a, `body ${startedAt}`);
+          const res = await upload(svc, a, `body ${i} ${n}`);
           expect(res.status).toBe(201);
           const body = (await res.json()) as { requires_auth: boolean };
           results.push({ startedAt, requiresAuth: body.requires_auth });
+          if (n === 0) oneStoredEach.arrive();
+          if (startedAt > patchAnsweredAt && ++startedAfterPatch[i]! === 2) {
+            twoAfterPatchEach.arrive();
+            return;
+          }
         }
       };
-      for (let i = 0; i < 8; i++) uploads.push(uploader());
+      const uploads = Array.from({ length: UPLOADERS }, (_, i) => uploader(i));
+      // A failed upload rejects at once instead of leaving a barrier waiting.
+      const failed = Promise.all(uploads).then(() => undefined);
 
-      await new Promise((r) => setTimeout(r, 100));
+      await Promise.race([oneStoredEach.done, failed]);
       const patch = await setProtection(svc, a, { message: true });
       patchAnsweredAt = performance.now();
       expect(patch.status).toBe(200);
-      await new Promise((r) => setTimeout(r, 150));
-      stop = true;
+      await Promise.race([twoAfterPatchEach.done, failed]);
       await Promise.all(uploads);
 
       const after = results.filter((r) => r.startedAt > patchAnsweredAt);
       const before = results.filter((r) => r.startedAt < patchAnsweredAt);
-      expect(after.length).toBeGreaterThan(5);
-      expect(before.some((r) => !r.requiresAuth)).toBe(true);
+      expect(after.length).toBeGreaterThanOrEqual(2 * UPLOADERS);
+      expect(before.filter((r) => !r.requiresAuth).length).toBeGreaterThanOrEqual(UPLOADERS);
       expect(after.filter((r) => !r.requiresAuth)).toEqual([]);
 
       // Each row in the database agrees with what its upload answered.
@@ -152,3 +163,16 @@ describe('protection switch and concurrent uploads', () => {
     }
   });
 });
+
+/** Resolves `done` once `arrive()` was called `count` times. */
+function barrier(count: number): { arrive(): void; done: Promise<void> } {
+  let arrived = 0;
+  let release!: () => void;
+  const done = new Promise<void>((r) => (release = r));
+  return {
+    arrive() {
+      if (++arrived === count) release();
+    },
+    done,
+  };
+}

@@ -47,6 +47,8 @@ export interface TestService {
   server: Server;
   logLines: string[];
   feed: InvalidationListener;
+  /** the local store's signing keys (storeKind 'local' only) */
+  keyring: Keyring | undefined;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     server,
     logLines,
     feed,
+    keyring,
     async close() {
       await feed.close();
       server.closeAllConnections();
