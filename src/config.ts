@@ -11,6 +11,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** undefined: the local-disk store under dataDir/objects */
   readonly s3: S3Config | undefined;
+  /** set (S3 only): media URLs are signed URLs of this CloudFront distribution */
+  readonly cloudFront?: CloudFrontConfig | undefined;
   readonly publicBaseUrl: string;
   readonly mediaUrlTtlSeconds: number;
   readonly mediaMaxBytes: number;
@@ -21,6 +23,16 @@ export interface Config {
   readonly shutdownTimeoutSeconds: number;
   /** failed authentications per minute, per client address and per credential, before 429 */
   readonly authFailureLimit: number;
+  /** origin the local store's blob URLs are built on (a separate origin in production) */
+  readonly blobBaseUrl: string;
+  /** browser origins allowed by CORS, and whose state-changing requests are accepted */
+  readonly corsOrigins: readonly string[];
+  /** set: /metrics requires `Authorization: Bearer <token>` */
+  readonly metricsToken: string | undefined;
+  /** open connections at most; further ones are refused by the socket server */
+  readonly maxConnections: number;
+  /** redirect: 302 to a signed URL; proxy: the service streams the bytes itself */
+  readonly mediaDelivery: 'redirect' | 'proxy';
 }
 
 export interface S3Config {
@@ -28,6 +40,14 @@ export interface S3Config {
   readonly endpoint: string | undefined;
   readonly region: string;
   readonly forcePathStyle: boolean;
+}
+
+export interface CloudFrontConfig {
+  /** the distribution's origin, without a trailing slash */
+  readonly url: string;
+  readonly keyPairId: string;
+  /** PEM, RSA; read and checked by openStore */
+  readonly privateKeyFile: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -64,6 +84,9 @@ const schema = z.object({
   S3_ENDPOINT: httpUrl.optional(),
   S3_REGION: z.string().min(1, 'must not be empty').default('us-east-1'),
   S3_FORCE_PATH_STYLE: flag.optional(),
+  CLOUDFRONT_URL: httpUrl.refine((u) => !/[?#]/.test(u), 'must have no query or fragment').optional(),
+  CLOUDFRONT_KEY_PAIR_ID: z.string().regex(/^[A-Z0-9]{1,128}$/, 'must be a CloudFront public key id such as K2JCJMDEHXQW5F').optional(),
+  CLOUDFRONT_PRIVATE_KEY_FILE: z.string().min(1, 'must not be empty').optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   MEDIA_URL_TTL_SECONDS: integer(1, MAX_URL_TTL_SECONDS).default(14_400),
   MEDIA_MAX_BYTES: integer(1, Number.MAX_SAFE_INTEGER).default(104_857_600),
@@ -73,7 +96,42 @@ const schema = z.object({
   WORKERS: integer(1, 64).default(1),
   SHUTDOWN_TIMEOUT_SECONDS: integer(0, 3600).default(25),
   AUTH_FAILURE_LIMIT: integer(1, 1_000_000).default(30),
-});
+  BLOB_BASE_URL: httpUrl.optional(),
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().refine(isOrigin, 'must list origins such as https://app.example.com, comma-separated')))
+    .default([]),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  MAX_CONNECTIONS: integer(1, 1_000_000).default(10_000),
+  MEDIA_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
+}).superRefine(requireCloudFrontTogether);
+
+const CLOUDFRONT_VARIABLES = ['CLOUDFRONT_URL', 'CLOUDFRONT_KEY_PAIR_ID', 'CLOUDFRONT_PRIVATE_KEY_FILE'] as const;
+
+// A partial CloudFront setup must stop the process, not quietly serve S3 URLs; and
+// CloudFront delivers the S3 bucket's objects, so it needs S3. Zod runs this check even
+// when other variables are bad, so every problem is still reported at once.
+function requireCloudFrontTogether(e: Partial<Record<string, unknown>>, ctx: z.RefinementCtx): void {
+  const given = CLOUDFRONT_VARIABLES.filter((name) => e[name] !== undefined);
+  if (given.length === 0) return;
+  for (const name of CLOUDFRONT_VARIABLES) {
+    if (e[name] === undefined) ctx.addIssue({ code: 'custom', path: [name], message: `must be set with ${given.join(' and ')}` });
+  }
+  if (e.S3_BUCKET === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: `must be set for CloudFront delivery (${given.join(', ')} given)` });
+  }
+}
+
+/** scheme://host[:port] exactly, as browsers send it in the Origin header. */
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return /^https?:$/.test(u.protocol) && u.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 /** Parses the environment once; throws ConfigError listing every bad variable. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
@@ -101,12 +159,21 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
           // Custom endpoints (MinIO, s3rver, R2 with account URLs) mostly need path style.
           forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
         };
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://${hostForUrl}:${e.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     s3: s3 && Object.freeze(s3),
-    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${hostForUrl}:${e.PORT}`).replace(/\/+$/, ''),
+    cloudFront:
+      e.CLOUDFRONT_URL === undefined || e.CLOUDFRONT_KEY_PAIR_ID === undefined || e.CLOUDFRONT_PRIVATE_KEY_FILE === undefined
+        ? undefined
+        : Object.freeze({
+            url: e.CLOUDFRONT_URL.replace(/\/+$/, ''),
+            keyPairId: e.CLOUDFRONT_KEY_PAIR_ID,
+            privateKeyFile: path.resolve(e.CLOUDFRONT_PRIVATE_KEY_FILE),
+          }),
+    publicBaseUrl,
     mediaUrlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
     mediaMaxBytes: e.MEDIA_MAX_BYTES,
     dataDir: path.resolve(e.DATA_DIR),
@@ -115,6 +182,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     workers: e.WORKERS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
+    blobBaseUrl: e.BLOB_BASE_URL?.replace(/\/+$/, '') ?? publicBaseUrl,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    metricsToken: e.METRICS_TOKEN,
+    maxConnections: e.MAX_CONNECTIONS,
+    mediaDelivery: e.MEDIA_DELIVERY,
   });
 }
 

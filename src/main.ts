@@ -5,6 +5,7 @@ import { openEmbeddedPostgres } from './db/embedded.js';
 import { createPool, type Db } from './db/pool.js';
 import { blobRoutes } from './http/routes/blobs.js';
 import { createLocalStore } from './storage/local.js';
+import { loadCloudFrontPrivateKey, withCloudFrontUrls } from './storage/cloudfront.js';
 import { openKeyring } from './storage/signing-keys.js';
 import type Router from '@koa/router';
 import type { Store } from './storage/store.js';
@@ -55,16 +56,21 @@ export async function openStore(config: Config): Promise<OpenedStore> {
   if (config.s3) {
     // Loaded only when used: the AWS SDK adds ~25 MB of RSS and ~120 ms to startup.
     const { createS3Store } = await import('./storage/s3.js');
+    // The key before anything else: an unreadable or non-RSA key is a ConfigError (exit 2).
+    const cloudFront = config.cloudFront && {
+      ...config.cloudFront,
+      privateKey: await loadCloudFrontPrivateKey(config.cloudFront.privateKeyFile),
+    };
     const store = createS3Store({
       bucket: config.s3.bucket,
       region: config.s3.region,
       endpoint: config.s3.endpoint,
       forcePathStyle: config.s3.forcePathStyle,
     });
-    return { store };
+    return { store: cloudFront ? withCloudFrontUrls(store, cloudFront) : store };
   }
   const keyring = await openKeyring(path.join(config.dataDir, 'keys'));
-  const store = createLocalStore({ dir: path.join(config.dataDir, 'objects'), keyring, publicBaseUrl: config.publicBaseUrl });
+  const store = createLocalStore({ dir: path.join(config.dataDir, 'objects'), keyring, baseUrl: config.blobBaseUrl });
   return { store, routes: (router, clock) => blobRoutes(router, { store, clock }) };
 }
 

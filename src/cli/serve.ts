@@ -113,11 +113,13 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
 
   const server = createServer(app.callback());
   answerParseErrorsWithJson(server);
-  // Uploads of up to MEDIA_MAX_BYTES may take minutes on a slow link, so no bound on a
-  // whole request; but headers must come within 20 s, and a socket silent for 2 minutes
-  // (a client that stopped sending mid-body) is closed.
-  server.requestTimeout = 0;
+  // Headers must come within 20 s; a whole request (an upload of up to MEDIA_MAX_BYTES
+  // on a slow link included) within an hour; an upload must also keep a minimum pace
+  // (http/upload-pace.ts) and a small JSON body arrive within 10 s (http/input.ts); a
+  // socket silent for 2 minutes is closed; past maxConnections new ones are refused.
+  server.requestTimeout = 3600_000;
   server.headersTimeout = 20_000;
+  server.maxConnections = config.maxConnections;
   server.keepAliveTimeout = 5_000;
   server.setTimeout(120_000, (socket) => socket.destroy());
   try {
@@ -200,6 +202,7 @@ function answerParseErrorsWithJson(server: Server): void {
     const body = JSON.stringify(errorBody(status, undefined, undefined));
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        'X-Content-Type-Options: nosniff\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });

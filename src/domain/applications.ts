@@ -1,10 +1,12 @@
 import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { withTransaction, type Db } from '../db/pool.js';
-import { findApplication, insertApplication, listApplications, type ApplicationRow, type JwtAlgorithm } from '../db/queries/applications.js';
+import { deleteApplication as deleteApplicationRow, findApplication, insertApplication, listApplications, type ApplicationRow, type JwtAlgorithm } from '../db/queries/applications.js';
 import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
 import { validateName } from './accounts.js';
-import { Forbidden, InvalidRequest } from './errors.js';
+import { Forbidden, InvalidRequest, NotFound } from './errors.js';
+import { notifyInvalidation } from '../db/notifications.js';
+import type { CredentialDeps } from './api-keys.js';
 
 /** RS256 for RSA keys of at least 2048 bits, EdDSA for Ed25519; anything else is refused. */
 export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; pem: string } {
@@ -59,4 +61,22 @@ export async function checkUploadApplication(
 
 export function getApplications(db: Db, accountSid: string): Promise<ApplicationRow[]> {
   return listApplications(db, accountSid);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Revokes an application: its JWTs fail from the commit on, on every instance. Media
+ * bound to it keeps its application_id, so no other application's JWT can reach it,
+ * while the account's token and keys still can.
+ */
+export async function deleteApplication(deps: CredentialDeps, accountSid: string, applicationId: string): Promise<void> {
+  const id = applicationId.toLowerCase();
+  if (!UUID.test(id)) throw new NotFound('no such application');
+  await withTransaction(deps.db, async (tx) => {
+    if (!(await deleteApplicationRow(tx, accountSid, id))) throw new NotFound('no such application');
+    await insertEvent(tx, accountSid, 'application.deleted', { application_id: id });
+    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
+  });
+  deps.invalidate.credentials(accountSid);
 }

@@ -17,19 +17,16 @@ interface Window {
 
 /**
  * Counts failed authentications per client address and per credential sid in fixed
- * windows, in this instance's memory. Past maxFailures in a window, requests from that
- * address or for that sid are refused until the window ends.
+ * windows, in this instance's memory. Past maxFailures in a window, an address is
+ * refused before its credentials are checked; a credential sid only has its *failed*
+ * attempts answered 429 (the authenticator verifies first), so attacks on a sid never
+ * lock out the clients holding its secret.
  */
 export class AuthThrottle {
   private readonly windows: LRUCache<string, Window>;
 
   constructor(private readonly options: ThrottleOptions = DEFAULT_THROTTLE) {
     this.windows = new LRUCache({ max: options.maxTracked, ttl: options.windowSeconds * 1000, ttlAutopurge: false });
-  }
-
-  /** seconds until the caller may try again; 0 when not throttled */
-  retryAfterSeconds(address: string, credentialSid: string | undefined, now: number): number {
-    return Math.max(this.addressRetryAfterSeconds(address, now), this.credentialRetryAfterSeconds(credentialSid, now));
   }
 
   addressRetryAfterSeconds(address: string, now: number): number {
@@ -43,10 +40,6 @@ export class AuthThrottle {
   recordFailure(address: string, credentialSid: string | undefined, now: number): void {
     this.bump(`a:${address}`, now);
     if (credentialSid) this.bump(`c:${credentialSid}`, now);
-  }
-
-  get trackedCount(): number {
-    return this.windows.size;
   }
 
   private waitFor(key: string, now: number): number {

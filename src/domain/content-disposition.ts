@@ -12,3 +12,40 @@ export function attachmentDisposition(filename: string): string {
   );
   return `attachment; filename="${fallback}"; filename*=UTF-8''${extended}`;
 }
+
+// Types a browser would run, or render as a document able to run script, if served
+// inline: markup (HTML, XHTML, SVG, any XML: XSLT and XHTML namespaces run script),
+// script, and the legacy active types. On a media URL's origin such a file could act
+// with the visitor's credentials, so it is always served as an attachment.
+const ACTIVE_TYPES = new Set([
+  'text/html',
+  'application/xhtml+xml',
+  'image/svg+xml',
+  'text/xml',
+  'application/xml',
+  'text/xsl',
+  'text/javascript',
+  'application/javascript',
+  'application/x-javascript',
+  'application/ecmascript',
+  'text/ecmascript',
+  'text/jscript',
+  'application/x-shockwave-flash',
+  'multipart/x-mixed-replace',
+  'text/cache-manifest',
+  'application/wasm',
+]);
+
+/** Whether a browser would run or render this type as an active document. */
+export function isActiveContent(contentType: string): boolean {
+  const essence = contentType.split(';')[0]!.trim().toLowerCase();
+  return ACTIVE_TYPES.has(essence) || essence.endsWith('+xml') || essence.endsWith('/xml');
+}
+
+/**
+ * The Content-Disposition a media is served with: an attachment when asked for, and
+ * always for active types; undefined means inline.
+ */
+export function contentDispositionFor(media: { content_type: string; filename: string | null; sid: string }, wantsAttachment: boolean): string | undefined {
+  return wantsAttachment || isActiveContent(media.content_type) ? attachmentDisposition(media.filename ?? media.sid) : undefined;
+}

@@ -65,14 +65,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const throttle = options.throttle ?? new AuthThrottle();
   const ttl = options.cacheTtlMillis ?? 30_000;
   const cache = new LRUCache<string, Principal>({ max: options.cacheMax ?? 10_000, ttl });
-  // Headers that verified in the last hour. An attack on a credential sid (failures from
-  // many addresses) must not lock out the clients that hold its real secret: for these,
-  // the credential's throttle is waived (its secret is still verified as always).
-  const knownGood = new LRUCache<string, string>({ max: 10_000, ttl: 3600_000 });
   // Bumped by every invalidation: a credential verified against rows read before a
   // revocation arrived must not be cached after it.
   let generation = 0;
-  // Applications' public keys never change once registered.
+  // Applications' public keys never change once registered; a deleted application is
+  // dropped with its account's other credentials (invalidateAccount).
   const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000 });
 
   async function verifyBasic(username: string, password: string): Promise<Principal> {
@@ -143,6 +140,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   return {
+    // Verify first, throttle failures: a correct secret always passes, whatever others
+    // tried against the same sid (no lockout of the owner). Only the client address's
+    // own failures can refuse it, and they are checked before any work.
     async authenticate(header, clientAddress) {
       if (header === undefined) return undefined;
       const cacheKey = createHash('sha256').update(header).digest('base64');
@@ -150,28 +150,16 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (hit) return hit;
 
       const now = clock().getTime();
+      const addressWait = throttle.addressRetryAfterSeconds(clientAddress, now);
+      if (addressWait > 0) throw new TooManyRequests(addressWait);
       const readAtGeneration = generation;
       const remember = (principal: Principal, ttlMillis: number) => {
-        if (readAtGeneration !== generation) return;
-        cache.set(cacheKey, principal, { ttl: ttlMillis });
-        knownGood.set(cacheKey, principal.accountSid);
+        if (readAtGeneration === generation) cache.set(cacheKey, principal, { ttl: ttlMillis });
       };
-      let parsed: ParsedAuthorization;
+      let sid: string | undefined;
       try {
-        parsed = parseAuthorization(header);
-      } catch (err) {
-        const wait = throttle.retryAfterSeconds(clientAddress, undefined, now);
-        if (wait > 0) throw new TooManyRequests(wait);
-        throttle.recordFailure(clientAddress, undefined, now);
-        throw err;
-      }
-      const sid = claimedSid(parsed);
-      const wait = Math.max(
-        throttle.addressRetryAfterSeconds(clientAddress, now),
-        knownGood.has(cacheKey) ? 0 : throttle.credentialRetryAfterSeconds(sid, now),
-      );
-      if (wait > 0) throw new TooManyRequests(wait);
-      try {
+        const parsed = parseAuthorization(header);
+        sid = claimedSid(parsed);
         if (parsed.scheme === 'basic') {
           const principal = await verifyBasic(parsed.username, parsed.password);
           remember(principal, ttl);
@@ -181,7 +169,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         remember(principal, Math.max(1, Math.min(ttl, exp * 1000 - now)));
         return principal;
       } catch (err) {
-        if (err instanceof InvalidCredentials) throttle.recordFailure(clientAddress, sid, now);
+        if (!(err instanceof InvalidCredentials)) throw err;
+        // Past the limit, a failure tells the client to back off; it never hides a success.
+        const wait = throttle.credentialRetryAfterSeconds(sid, now);
+        throttle.recordFailure(clientAddress, sid, now);
+        if (wait > 0) throw new TooManyRequests(wait);
         throw err;
       }
     },
@@ -191,15 +183,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       for (const [key, principal] of cache.entries()) {
         if (principal.accountSid === accountSid) cache.delete(key);
       }
-      for (const [key, account] of knownGood.entries()) {
-        if (account === accountSid) knownGood.delete(key);
+      for (const [id, entry] of applicationKeys.entries()) {
+        if (entry.app.account_sid === accountSid) applicationKeys.delete(id);
       }
     },
 
     flush() {
       generation++;
       cache.clear();
-      knownGood.clear();
+      applicationKeys.clear();
     },
   };
 }

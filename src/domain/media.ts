@@ -13,7 +13,7 @@ import { objectKeyFor } from '../storage/object-key.js';
 import type { LocalInvalidation, MediaCache } from './media-cache.js';
 import type { SignedUrlCache } from './signed-url-cache.js';
 import type { SignedMethod, Store } from '../storage/store.js';
-import { attachmentDisposition } from './content-disposition.js';
+import { contentDispositionFor } from './content-disposition.js';
 import type { Principal } from './credentials.js';
 import { Forbidden, InvalidCredentials, InvalidRequest, MediaNotFound, NotFound } from './errors.js';
 import { isSid, newSid } from './ids.js';
@@ -48,14 +48,18 @@ export function parseContentType(value: string | undefined): string {
   return trimmed;
 }
 
+// Controls (Cc), format characters (Cf: bidi overrides such as U+202E that make
+// "invoice\u202Egnp.exe" display as "invoiceexe.png", zero-width joiners) and line or
+// paragraph separators (Zl, Zp) have no place in a name shown to people.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
 export function parseFilename(value: unknown): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'string') throw new InvalidRequest('filename must be given once');
   // Keep only the last path segment: a name, never a path.
   const name = value.split(/[/\\]/).pop()!.trim();
-  // eslint-disable-next-line no-control-regex
-  if (name.length === 0 || name.length > 255 || /[\u0000-\u001f\u007f]/.test(name) || name === '.' || name === '..') {
-    throw new InvalidRequest('filename must be 1 to 255 printable characters');
+  if (name.length === 0 || name.length > 255 || UNPRINTABLE.test(name) || name === '.' || name === '..') {
+    throw new InvalidRequest('filename must be 1 to 255 printable characters, without control or bidirectional formatting characters');
   }
   return name;
 }
@@ -176,7 +180,7 @@ export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput
     throw new InvalidCredentials('this media requires credentials');
   }
   assertApplicationMayAccess(input.principal, media);
-  const contentDisposition = wantsAttachment(input.disposition) ? attachmentDisposition(media.filename ?? media.sid) : undefined;
+  const contentDisposition = contentDispositionFor(media, wantsAttachment(input.disposition));
   const sign = (signedAt: Date) =>
     deps.store.signUrl({
       key: media.object_key,

@@ -10,6 +10,8 @@ import type { LocalInvalidation, MediaCache } from '../domain/media-cache.js';
 import type { SignedUrlCache } from '../domain/signed-url-cache.js';
 import type { Store } from '../storage/store.js';
 import { authenticate } from './auth.js';
+import { browserPolicy } from './browser-policy.js';
+import { DEFAULT_UPLOAD_PACE, type UploadPace } from './upload-pace.js';
 import { errorHandler } from './errors.js';
 import { requestLog } from './request-log.js';
 import { healthRoutes } from './routes/health.js';
@@ -19,7 +21,7 @@ import { credentialRoutes } from './routes/credentials.js';
 import { settingsRoutes } from './routes/settings.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy'>;
+  config: Pick<Config, 'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy' | 'corsOrigins' | 'metricsToken'>;
   db: Db;
   store: Store;
   authenticator: Authenticator;
@@ -31,6 +33,8 @@ export interface AppDeps {
   urlCache?: SignedUrlCache | undefined;
   /** tells this instance's caches about changes it just committed */
   invalidate: LocalInvalidation;
+  /** how slowly an upload's body may arrive before it is cut off (tests shorten it) */
+  uploadPace?: UploadPace;
   /** extra routes mounted before the account routes (the local store's blob endpoint) */
   extraRoutes?: (router: Router) => void;
 }
@@ -43,8 +47,10 @@ export function createApp(deps: AppDeps): Koa {
   // Errors are answered and logged by errorHandler; Koa's own stderr printing is not needed.
   app.silent = true;
 
-  const router = new Router();
-  healthRoutes(router, deps);
+  // Paths match exactly, as written: `/V1/…` or a trailing slash is another (unknown)
+  // path, so an exact-path rule at a proxy cannot be side-stepped.
+  const router = new Router({ strict: true, sensitive: true });
+  healthRoutes(router, { ...deps, metricsToken: config.metricsToken });
   deps.extraRoutes?.(router);
   // Router middleware runs only for matched routes, before their handlers.
   router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
@@ -60,6 +66,7 @@ export function createApp(deps: AppDeps): Koa {
     publicBaseUrl: config.publicBaseUrl,
     mediaMaxBytes: config.mediaMaxBytes,
     mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
+    uploadPace: deps.uploadPace ?? DEFAULT_UPLOAD_PACE,
   };
   mediaRoutes(router, mediaDeps); // registers `…/:mediaSid.json` first: it must win over the media URL
   mediaUrlRoute(router, mediaDeps);
@@ -68,6 +75,7 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(requestLog(deps.log, deps.metrics));
   app.use(errorHandler(deps.log));
+  app.use(browserPolicy(config));
   app.use(mediaUrlFastPath(mediaDeps));
   app.use(router.routes());
   app.use(router.allowedMethods());

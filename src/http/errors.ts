@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
+import { HttpError } from './http-errors.js';
 import { DomainError, type ErrorCode, InvalidRequest, NotFound, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
 
 // The one place where errors become HTTP responses.
@@ -20,6 +21,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
+  408: 'request_timeout',
   405: 'method_not_allowed',
   411: 'length_required',
   413: 'payload_too_large',
@@ -78,6 +80,17 @@ function isDataException(err: unknown): boolean {
 export function errorHandler(log: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
+      await answerErrors(ctx, next);
+    } finally {
+      // Whatever the answer, a body left unread (a refused upload, a 405 to a POST, a
+      // body dripped byte by byte) must not keep the connection: Node would otherwise
+      // read and discard it to reuse the socket, for as long as the client sends.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
+    }
+  };
+
+  async function answerErrors(ctx: Context, next: Next): Promise<void> {
+    try {
       await next();
       // Nothing answered: no route matched. (The router's allowedMethods, further in,
       // answers a known path with another method 405 with an Allow header, and an
@@ -90,7 +103,11 @@ export function errorHandler(log: Logger) {
       }
     } catch (caught) {
       let err = caught;
-      if (clientWentAway(ctx)) {
+      if (ctx.req.errored instanceof HttpError) {
+        // We cut the request off ourselves (a stalled upload): that, not the downstream
+        // failure it caused, is the answer.
+        err = ctx.req.errored;
+      } else if (clientWentAway(ctx)) {
         // Whatever failed downstream (a store write, a read of the body) failed because
         // the client left: its doing, not an outage (no 503 in logs or metrics).
         err = new InvalidRequest('the request was cut short by the client');
@@ -104,7 +121,10 @@ export function errorHandler(log: Logger) {
       }
       let status: number;
       let body: ErrorBody;
-      if (err instanceof DomainError) {
+      if (err instanceof HttpError) {
+        status = err.status;
+        body = errorBody(status, err.code, err.message);
+      } else if (err instanceof DomainError) {
         status = STATUS_BY_CODE[err.code];
         body = errorBody(status, err.code, err.message);
         if (err instanceof TooManyRequests || err instanceof ServiceUnavailable) {
@@ -124,12 +144,9 @@ export function errorHandler(log: Logger) {
         }
       }
       if (status === 401) ctx.set('WWW-Authenticate', WWW_AUTHENTICATE);
-      // A body we stopped reading (413 mid-stream, a refused upload) would leave the
-      // keep-alive connection holding unread bytes; close it after the answer instead.
-      if (!ctx.req.complete) ctx.set('Connection', 'close');
       ctx.status = status;
       ctx.body = body;
       ctx.state.errorCode = body.error.code;
     }
-  };
+  }
 }

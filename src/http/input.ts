@@ -1,21 +1,39 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { InvalidRequest, PayloadTooLarge } from '../domain/errors.js';
+import { RequestTimeout, UnsupportedMediaType } from './http-errors.js';
 
 const JSON_BODY_LIMIT_BYTES = 64 * 1024;
 
-/** Reads and validates a small JSON body; every problem is a 400 (or 413, 415). */
+const JSON_BODY_TIMEOUT_MILLIS = 10_000;
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * Reads and validates a small JSON body; every problem is a 400 (or 408, 413, 415).
+ * The body must be declared `application/json`: a browser sends that type cross-site
+ * only after a CORS preflight, while a form's types (`x-www-form-urlencoded`,
+ * `text/plain`) need none, so refusing them closes the CSRF route a lenient parser
+ * would open. (`curl -d` needs `-H 'Content-Type: application/json'`.)
+ */
 export async function readJsonBody<T extends z.ZodType>(ctx: Context, schema: T): Promise<z.infer<T>> {
-  // Any Content-Type is read as JSON: `curl -d '{…}'` sends form-urlencoded by default,
-  // and what matters is that the body parses.
   const declared = Number(ctx.get('Content-Length') || '0');
+  const hasBody = declared > 0 || ctx.get('Transfer-Encoding') !== '';
+  if (hasBody && !JSON_TYPE.test(ctx.get('Content-Type'))) {
+    throw new UnsupportedMediaType('the body must be JSON, sent as Content-Type: application/json');
+  }
   if (declared > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
-    chunks.push(chunk);
+  // A client dripping a small body byte by byte must not hold the connection.
+  const timer = setTimeout(() => ctx.req.destroy(new RequestTimeout()), JSON_BODY_TIMEOUT_MILLIS);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
+      chunks.push(chunk);
+    }
+  } finally {
+    clearTimeout(timer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   let value: unknown;

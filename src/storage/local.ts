@@ -48,8 +48,8 @@ function signedMessage(method: string, key: string, exp: string, kid: string, ct
   return ['mediagate-blob-v1', method, key, exp, kid, ct, cd].join('\n');
 }
 
-export function createLocalStore(options: { dir: string; keyring: Keyring; publicBaseUrl: string }): LocalStore {
-  const { dir, keyring, publicBaseUrl } = options;
+export function createLocalStore(options: { dir: string; keyring: Keyring; baseUrl: string }): LocalStore {
+  const { dir, keyring, baseUrl } = options;
   // URLs already verified, until they expire: a hot media's URL is reused for up to a
   // minute (SignedUrlCache), and an Ed25519 verification costs ~100 µs.
   const verified = new LRUCache<string, BlobAccess>({ max: 10_000 });
@@ -114,7 +114,7 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; publi
       const query = new URLSearchParams({ exp, kid: key.kid, ct: request.contentType });
       if (cd) query.set('cd', cd);
       query.set('sig', sig);
-      return `${publicBaseUrl}${BLOB_PATH_PREFIX}${request.key}?${query}`;
+      return `${baseUrl}${BLOB_PATH_PREFIX}${request.key}?${query}`;
     },
 
     async verifyUrl(request: BlobRequest): Promise<BlobAccess> {
@@ -139,8 +139,11 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; publi
       ) {
         throw new Forbidden('the URL is not a valid signed media URL');
       }
-      const key = await keyring.find(kid);
       const signature = Buffer.from(sig, 'base64url');
+      // base64url decoding ignores the unused low bits of the last character: only the
+      // canonical spelling of a signature is accepted, so a URL has exactly one form.
+      if (signature.toString('base64url') !== sig) throw new Forbidden('the URL signature is invalid');
+      const key = await keyring.find(kid);
       // A URL signed for GET also serves HEAD (HTTP's HEAD is a GET without the body);
       // one signed for HEAD serves only HEAD, as S3's do.
       const methods: SignedMethod[] = request.method === 'HEAD' ? ['HEAD', 'GET'] : ['GET'];

@@ -125,6 +125,19 @@ describe('GET /v1/blobs/:account/:media (the local store)', () => {
     await expectForbidden(url);
   });
 
+  it("accepts only the canonical spelling of a signature (base64url ignores the last character's low bits)", async () => {
+    const url = new URL(await signedUrl());
+    const sig = url.searchParams.get('sig')!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // 64 bytes take 86 characters, the last carrying 2 bits: 16 spellings decode alike.
+    const twins = [...alphabet].map((c) => sig.slice(0, -1) + c).filter((s) => s !== sig && Buffer.from(s, 'base64url').equals(Buffer.from(sig, 'base64url')));
+    expect(twins).toHaveLength(15);
+    for (const twin of twins) {
+      url.searchParams.set('sig', twin);
+      await expectForbidden(url.toString());
+    }
+  });
+
   it('keeps URLs signed by a rotated-out key valid, and signs new ones with the new key', async () => {
     const old = await signedUrl();
     const { added } = await rotateKeys(path.join(dataDir, 'keys'));

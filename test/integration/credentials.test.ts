@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   basicAuth,
@@ -325,5 +326,55 @@ describe('GET /v1/accounts/:account/events', () => {
     };
     expect([...first.events, ...second.events].map((e) => e.type)).toEqual(all.events.slice(0, 4).map((e) => e.type));
     expect((await api(a, '/events?page_token=abc', { auth })).status).toBe(400);
+  });
+});
+
+describe('GET and DELETE /v1/accounts/:account/applications', () => {
+  it('lists applications with their public key only, newest first', async () => {
+    const a = await newAccount(svc.db);
+    const first = await registerApplication(svc, a);
+    const second = await registerApplication(svc, a, 'RS256');
+    const res = await accountApi(svc, a, '/applications');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { applications: Record<string, unknown>[] };
+    expect(body.applications.map((x) => x.application_id)).toEqual([second.id, first.id]);
+    for (const app of body.applications) {
+      expect(Object.keys(app).sort()).toEqual(['account_sid', 'algorithm', 'application_id', 'created_at', 'name', 'public_key']);
+      expect(app.public_key).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    }
+  });
+
+  it('revokes an application: its JWTs fail at once, its media stays reachable with the token and keys', async () => {
+    const a = await newAccount(svc.db);
+    const app = await registerApplication(svc, a);
+    await setProtection(svc, a, { message: true });
+    const m = await uploadJson(svc, a, 'bound', { applicationId: app.id });
+    const jwt = await bearerFor(app);
+    expect((await getMediaUrl(m.url, { headers: { Authorization: jwt } })).status).toBe(302); // now cached
+
+    const del = await accountApi(svc, a, `/applications/${app.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect((await getMediaUrl(m.url, { headers: { Authorization: jwt } })).status).toBe(401);
+    expect((await getMediaUrl(m.url, { headers: { Authorization: await bearerFor(app) } })).status).toBe(401);
+    expect((await getMediaUrl(m.url, { headers: { Authorization: a.basic } })).status).toBe(302);
+    const key = await createKey(a);
+    expect((await getMediaUrl(m.url, { headers: { Authorization: basicAuth(key.sid, key.secret) } })).status).toBe(302);
+    expect(((await (await accountApi(svc, a, '/applications')).json()) as { applications: unknown[] }).applications).toEqual([]);
+    const events = (await (await accountApi(svc, a, '/events')).json()) as { events: { type: string }[] };
+    expect(events.events.map((e) => e.type)).toContain('application.deleted');
+  });
+
+  it("answers 404 for an unknown, malformed or other account's application, and 403 to API keys", async () => {
+    const a = await newAccount(svc.db);
+    const other = await newAccount(svc.db);
+    const theirs = await registerApplication(svc, other);
+    expect((await accountApi(svc, a, `/applications/${randomUUID()}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await accountApi(svc, a, '/applications/not-a-uuid', { method: 'DELETE' })).status).toBe(404);
+    expect((await accountApi(svc, a, `/applications/${theirs.id}`, { method: 'DELETE' })).status).toBe(404);
+    const key = await createKey(a);
+    const mine = await registerApplication(svc, a);
+    const byKey = await accountApi(svc, a, `/applications/${mine.id}`, { method: 'DELETE', auth: basicAuth(key.sid, key.secret) });
+    expect(byKey.status).toBe(403);
+    expect((await getMediaUrl(`${svc.baseUrl}/v1/accounts/${other.sid}/media/ME${'0'.repeat(32)}`, { headers: { Authorization: await bearerFor(theirs) } })).status).toBe(404);
   });
 });

@@ -79,6 +79,22 @@ describe('service endpoints', () => {
     expect(text).toContain('mediagate_http_request_duration_seconds_bucket');
   });
 
+  it('GET /metrics asks for METRICS_TOKEN as a Bearer token when it is set', async () => {
+    const token = 'metrics-token-0123456789';
+    const guarded = await startService({ env: { METRICS_TOKEN: token } });
+    try {
+      const none = await fetch(`${guarded.baseUrl}/metrics`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+      expect((await fetch(`${guarded.baseUrl}/metrics`, { headers: { Authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+      const ok = await fetch(`${guarded.baseUrl}/metrics`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('mediagate_http_requests_total');
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('echoes a given X-Request-Id and makes one up otherwise', async () => {
     const given = await fetch(`${svc.baseUrl}/healthz`, { headers: { 'X-Request-Id': 'abc-123' } });
     expect(given.headers.get('x-request-id')).toBe('abc-123');

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, getMediaUrl, newAccount, setProtection, startService, upload, uploadJson, type TestAccount, type TestService } from '../support/service.js';
+import { basicAuth, getMediaUrl, newAccount, setProtection, startService, uploadJson, type TestAccount, type TestService } from '../support/service.js';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -127,17 +127,11 @@ describe('HTTP details', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
   });
 
-  it('treats empty query values as absent and reads JSON whatever its Content-Type', async () => {
+  it('treats empty query values as absent', async () => {
     const a = await newAccount(svc.db);
     expect((await api(a, '/media?kind=&page_token=&page_size=')).status).toBe(200);
     const m = await uploadJson(svc, a, 'x');
     expect((await getMediaUrl(`${m.url}?disposition=`)).status).toBe(302);
-    const res = await api(a, '/settings/media-protection', {
-      method: 'PATCH',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: '{"message": true}',
-    });
-    expect(res.status).toBe(200);
   });
 
   it('counts an upload the client cut short as its error (400), never as a 503', async () => {
@@ -159,25 +153,5 @@ describe('HTTP details', () => {
     expect(lines.map((l) => l.status)).toEqual([400]);
     const { rows } = await svc.db.query('SELECT count(*)::int AS n FROM media WHERE account_sid = $1', [a.sid]);
     expect(rows[0].n).toBe(0);
-  });
-});
-
-describe('throttling and known clients', () => {
-  it('keeps a client working, beyond the credential cache, while its sid is attacked from many addresses', async () => {
-    const t = await startService({ env: { TRUST_PROXY: '1', AUTH_FAILURE_LIMIT: '5' }, authenticator: { cacheTtlMillis: 100 } });
-    try {
-      const a = await newAccount(t.db);
-      await setProtection(t, a, { message: true });
-      const m = await uploadJson(t, a, 'x');
-      const as = (address: string, auth: string) => getMediaUrl(m.url, { headers: { 'X-Forwarded-For': address, Authorization: auth } });
-      expect((await as('203.0.113.9', a.basic)).status).toBe(302);
-      for (let i = 0; i < 6; i++) await as(`192.0.2.${i + 1}`, basicAuth(a.sid, 'e'.repeat(32)));
-      expect((await as('192.0.2.99', basicAuth(a.sid, 'd'.repeat(32)))).status).toBe(429);
-      await new Promise((r) => setTimeout(r, 200)); // past the credential cache
-      expect((await as('203.0.113.9', a.basic)).status).toBe(302);
-      expect((await upload(t, a, 'still works', { auth: a.basic })).status).toBe(201);
-    } finally {
-      await t.close();
-    }
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
 import { basicAuth, getMediaUrl, newAccount, setProtection, startService, uploadJson, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
 
 let svc: TestService;
@@ -39,24 +40,44 @@ describe('brute-force throttling', () => {
     expect((await from('198.51.100.8')).status).toBe(401);
   });
 
-  it('answers 429 for a credential attacked from many addresses, but a cached valid client keeps working', async () => {
+  it('never refuses the correct secret of a sid attacked from many addresses, even to a client never verified before', async () => {
     const victim = await newAccount(svc.db);
     const m = await uploadJson(svc, victim, 'v');
-    const good = await getMediaUrl(m.url, { headers: { 'X-Forwarded-For': '203.0.113.1', Authorization: victim.basic } });
-    expect(good.status).toBe(302);
     for (let i = 0; i < LIMIT; i++) {
       const res = await getMediaUrl(m.url, {
         headers: { 'X-Forwarded-For': `192.0.2.${i + 1}`, Authorization: basicAuth(victim.sid, 'f'.repeat(32)) },
       });
       expect(res.status).toBe(401);
     }
+    // Past the limit, further wrong guesses for the sid are told to back off...
     const next = await getMediaUrl(m.url, {
       headers: { 'X-Forwarded-For': '192.0.2.200', Authorization: basicAuth(victim.sid, 'e'.repeat(32)) },
     });
     expect(next.status).toBe(429);
-    // The owner, whose credentials this instance already verified, is not locked out.
+    expect(Number(next.headers.get('retry-after'))).toBeGreaterThan(0);
+    // ...while the owner's first request from a new address (nothing cached) passes.
     const owner = await getMediaUrl(m.url, { headers: { 'X-Forwarded-For': '203.0.113.1', Authorization: victim.basic } });
     expect(owner.status).toBe(302);
+    const key = (await (await accountApi(svc, victim, '/keys', { method: 'POST', json: { name: 'k' } })).json()) as { sid: string; secret: string };
+    for (let i = 0; i <= LIMIT; i++) {
+      await getMediaUrl(m.url, { headers: { 'X-Forwarded-For': `192.0.2.${i + 1}`, Authorization: basicAuth(key.sid, 'f'.repeat(32)) } });
+    }
+    const keyHolder = await getMediaUrl(m.url, { headers: { 'X-Forwarded-For': '203.0.113.2', Authorization: basicAuth(key.sid, key.secret) } });
+    expect(keyHolder.status).toBe(302);
+  });
+
+  it('never refuses a real JWT of an application whose id forged tokens name', async () => {
+    const victim = await newAccount(svc.db);
+    const m = await uploadJson(svc, victim, 'v');
+    const app = await registerApplication(svc, victim);
+    const forger = await registerApplication(svc, victim); // the same claims, signed with another key
+    for (let i = 0; i <= LIMIT; i++) {
+      const forged = await bearerFor({ ...forger, id: app.id });
+      const res = await getMediaUrl(m.url, { headers: { 'X-Forwarded-For': `192.0.2.${i + 1}`, Authorization: forged } });
+      expect(res.status).toBe(i < LIMIT ? 401 : 429);
+    }
+    const real = await getMediaUrl(m.url, { headers: { 'X-Forwarded-For': '203.0.113.3', Authorization: await bearerFor(app) } });
+    expect(real.status).toBe(302);
   });
 
   it('takes the client address from the last X-Forwarded-For hop, which the client cannot choose', async () => {

@@ -18,6 +18,7 @@ import { createApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createS3Store } from '../../src/storage/s3.js';
+import { loadCloudFrontPrivateKey, withCloudFrontUrls } from '../../src/storage/cloudfront.js';
 import type { Store } from '../../src/storage/store.js';
 import type Router from '@koa/router';
 import { mkdtemp } from 'node:fs/promises';
@@ -54,8 +55,11 @@ export interface TestService {
 
 export interface ServiceOptions {
   env?: Record<string, string>;
-  /** 's3' (default): the shared s3rver; 'local': a local store in dataDir */
-  storeKind?: 's3' | 'local';
+  /**
+   * 's3' (default): the shared s3rver; 'local': a local store in dataDir; 'cloudfront':
+   * the shared s3rver with CloudFront signed URLs, from the CLOUDFRONT_* variables in env
+   */
+  storeKind?: 's3' | 'local' | 'cloudfront';
   /** for 'local': where objects and keys live (default: a new temporary directory) */
   dataDir?: string;
   clock?: () => Date;
@@ -85,11 +89,16 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   if (options.storeKind === 'local') {
     const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-local-')));
     keyring = await openKeyring(path.join(dataDir, 'keys'), 100);
-    const local = createLocalStore({ dir: path.join(dataDir, 'objects'), keyring, publicBaseUrl: baseUrl });
+    const local = createLocalStore({ dir: path.join(dataDir, 'objects'), keyring, baseUrl: config.blobBaseUrl });
     store = local;
     extraRoutes = (router) => blobRoutes(router, { store: local, clock });
   } else {
     store = testS3Store(options.s3Endpoint);
+    if (options.storeKind === 'cloudfront') {
+      // What openStore builds in production when CLOUDFRONT_* are set.
+      if (!config.cloudFront) throw new Error("storeKind 'cloudfront' needs CLOUDFRONT_URL, _KEY_PAIR_ID and _PRIVATE_KEY_FILE in env");
+      store = withCloudFrontUrls(store, { ...config.cloudFront, privateKey: await loadCloudFrontPrivateKey(config.cloudFront.privateKeyFile) });
+    }
   }
   const logLines: string[] = [];
   const sink = new Writable({

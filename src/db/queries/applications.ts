@@ -52,3 +52,12 @@ export async function listApplications(db: Queryable, accountSid: string): Promi
   });
   return rows;
 }
+
+export async function deleteApplication(db: Queryable, accountSid: string, applicationId: string): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'application-delete',
+    text: 'DELETE FROM applications WHERE account_sid = $1 AND application_id = $2',
+    values: [accountSid, applicationId],
+  });
+  return rowCount === 1;
+}

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
+import { attachmentDisposition, isActiveContent } from '../../domain/content-disposition.js';
 import { NotFound } from '../../domain/errors.js';
 import type { LocalStore } from '../../storage/local.js';
 
@@ -27,6 +28,9 @@ export function parseRange(header: string, size: number): { start: number; end: 
  */
 export function blobRoutes(router: Router, deps: { store: LocalStore; clock: () => Date }): void {
   router.get('/v1/blobs/:accountSid/:mediaSid', async (ctx: Context) => {
+    // Whatever a stored file holds, it runs nothing here: no script, no plugin, no
+    // same-origin access, even if opened as a document.
+    ctx.set('Content-Security-Policy', "sandbox; default-src 'none'");
     const key = `${ctx.params.accountSid}/${ctx.params.mediaSid}`;
     const access = await deps.store.verifyUrl({ key, method: ctx.method, query: ctx.query, now: deps.clock() });
     const file = await deps.store.statObject(key);
@@ -38,7 +42,11 @@ export function blobRoutes(router: Router, deps: { store: LocalStore; clock: () 
     ctx.set('Accept-Ranges', 'bytes');
     ctx.set('Last-Modified', file.modifiedAt.toUTCString());
     ctx.set('Cache-Control', 'private, no-transform');
-    if (access.contentDisposition) ctx.set('Content-Disposition', access.contentDisposition);
+    // Signed URLs of active types already name an attachment; URLs signed before that
+    // rule (or by hand) get one here too.
+    const disposition =
+      access.contentDisposition ?? (isActiveContent(access.contentType) ? attachmentDisposition(ctx.params.mediaSid!) : undefined);
+    if (disposition) ctx.set('Content-Disposition', disposition);
 
     const ifNoneMatch = ctx.get('If-None-Match');
     if (ifNoneMatch && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))) {

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
 import { createApiKey, deleteApiKey, getApiKeys } from '../../domain/api-keys.js';
-import { createApplication, getApplications } from '../../domain/applications.js';
+import { createApplication, deleteApplication, getApplications } from '../../domain/applications.js';
 import { createSecondaryToken, deleteSecondary, promoteSecondary } from '../../domain/auth-tokens.js';
 import type { ApplicationRow } from '../../db/queries/applications.js';
 import { requireAccountOwner } from '../auth.js';
@@ -66,5 +66,10 @@ export function credentialRoutes(router: Router, deps: { db: Db; invalidate: Loc
 
   router.get(`${base}/applications`, requireAccountOwner, async (ctx) => {
     ctx.body = { applications: (await getApplications(db, ctx.params.accountSid!)).map(applicationJson) };
+  });
+
+  router.delete(`${base}/applications/:applicationId`, requireAccountOwner, async (ctx) => {
+    await deleteApplication(deps, ctx.params.accountSid!, ctx.params.applicationId!);
+    ctx.status = 204;
   });
 }

@@ -18,9 +18,11 @@ import {
 import { MEDIA_KINDS } from '../../domain/protection.js';
 import { principalOf, requireSameAccount } from '../auth.js';
 import { pageSize, readQuery } from '../input.js';
+import { watchUploadPace, type UploadPace } from '../upload-pace.js';
 
 export interface MediaRouteDeps extends MediaDeps {
   publicBaseUrl: string;
+  uploadPace: UploadPace;
 }
 
 export function mediaUrl(publicBaseUrl: string, m: Pick<MediaRow, 'account_sid' | 'sid'>): string {
@@ -92,7 +94,10 @@ export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
     if (applicationId !== null) await checkUploadApplication(deps.db, accountSid, applicationId, principalOf(ctx));
     const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
 
-    const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes });
+    const stopWatching = watchUploadPace(ctx, deps.uploadPace);
+    const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes }).finally(
+      stopWatching,
+    );
     ctx.status = 201;
     ctx.set('Location', mediaUrl(deps.publicBaseUrl, media));
     ctx.body = mediaJson(deps.publicBaseUrl, media);
