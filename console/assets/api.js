@@ -1,0 +1,258 @@
+// The console's only way to the service: same-origin requests that carry the session
+// cookie and, on every request, the session's CSRF token (the server accepts the cookie
+// only with it). The token lives in this module's memory, never in page storage.
+
+/** An answer other than 2xx, with the words the service gave. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {number | undefined} retryAfterSeconds
+   */
+  constructor(status, code, message, retryAfterSeconds) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Thrown to callers once a 401 has ended the session: the page is already back at sign-in. */
+export class SessionEnded extends Error {
+  constructor() {
+    super('The session has ended.');
+    this.name = 'SessionEnded';
+  }
+}
+
+/** @typedef {{account_sid: string, csrf_token: string, expires_at: string}} Session */
+
+/** @type {Session | null} */
+let session = null;
+/** @type {(message: string) => void} */
+let sessionEndedHandler = () => {};
+
+export function currentSession() {
+  return session;
+}
+
+/** @param {(message: string) => void} handler called once when an API call answers 401 */
+export function onSessionEnded(handler) {
+  sessionEndedHandler = handler;
+}
+
+/** The JSON API path of the signed-in account, e.g. accountPath('/keys'). */
+export function accountPath(suffix) {
+  if (!session) throw new SessionEnded();
+  return `/v1/accounts/${encodeURIComponent(session.account_sid)}${suffix}`;
+}
+
+const NETWORK_MESSAGE = 'Cannot reach mediagate. Check your connection and try again.';
+
+/**
+ * Turns a non-2xx response into an ApiError with the service's own message.
+ * @param {Response | {status: number, statusText?: string, headers: {get(name: string): string | null}}} res
+ * @param {string} text the body
+ */
+export function errorFromResponse(res, text) {
+  const retryAfter = parseRetryAfter(res.headers.get('Retry-After'));
+  let code = 'error';
+  let message = '';
+  try {
+    const body = JSON.parse(text);
+    if (body && body.error) {
+      code = String(body.error.code ?? code);
+      message = String(body.error.message ?? '');
+    }
+  } catch {
+    // Not JSON (a proxy's error page, say): fall back to the status below.
+  }
+  if (res.status === 429) {
+    const wait = retryAfter === undefined ? 'a little while' : describeWait(retryAfter);
+    message = `Too many attempts. Try again in ${wait}.`;
+  }
+  if (message === '') message = fallbackMessage(res.status);
+  return new ApiError(res.status, code, message, retryAfter);
+}
+
+function fallbackMessage(status) {
+  if (status >= 500) return `mediagate had a problem (HTTP ${status}). Try again in a moment.`;
+  if (status === 404) return 'Not found: it may have been deleted already.';
+  if (status === 403) return 'This action is not allowed.';
+  return `The request failed (HTTP ${status}).`;
+}
+
+/** @param {string | null} value */
+function parseRetryAfter(value) {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/** @param {number} seconds */
+function describeWait(seconds) {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
+
+// ---- session endpoints (cookie set and cleared by the server) ----
+
+/** @returns {Promise<Session | null>} the current session, or null when signed out */
+export async function loadSession() {
+  let res;
+  try {
+    res = await fetch('/console/session', { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } });
+  } catch {
+    throw new ApiError(0, 'network', NETWORK_MESSAGE, undefined);
+  }
+  // Signed out: 401 (or 204, which spares the browser console its "failed to load" line).
+  if (res.status === 401 || res.status === 204) {
+    session = null;
+    return null;
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFromResponse(res, text);
+  const body = JSON.parse(text);
+  session = body && typeof body.csrf_token === 'string' ? body : null;
+  return session;
+}
+
+/**
+ * @param {string} accountSid
+ * @param {string} authToken
+ * @returns {Promise<Session>}
+ */
+export async function signIn(accountSid, authToken) {
+  let res;
+  try {
+    res = await fetch('/console/session', {
+      method: 'POST',
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ account_sid: accountSid, auth_token: authToken }),
+    });
+  } catch {
+    throw new ApiError(0, 'network', NETWORK_MESSAGE, undefined);
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFromResponse(res, text);
+  session = JSON.parse(text);
+  return /** @type {Session} */ (session);
+}
+
+export async function signOut() {
+  const token = session?.csrf_token;
+  let res;
+  try {
+    res = await fetch('/console/session', {
+      method: 'DELETE',
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: token ? { 'X-CSRF-Token': token } : {},
+    });
+  } catch {
+    throw new ApiError(0, 'network', NETWORK_MESSAGE, undefined);
+  }
+  // 401: the session had already ended, which is what signing out wants.
+  if (!res.ok && res.status !== 401) throw errorFromResponse(res, await res.text());
+  session = null;
+}
+
+function endSession() {
+  if (session === null) return;
+  session = null;
+  sessionEndedHandler('Your session has ended. Sign in again to continue.');
+}
+
+// ---- the JSON API ----
+
+/**
+ * @param {string} method
+ * @param {string} path under /v1, as accountPath() builds it
+ * @param {{json?: unknown, query?: Record<string, string | number | undefined>}} [options]
+ * @returns {Promise<any>} the parsed JSON body, or null for 204
+ */
+export async function api(method, path, options = {}) {
+  if (!session) throw new SessionEnded();
+  const mine = session;
+  /** @type {Record<string, string>} */
+  const headers = { 'X-CSRF-Token': mine.csrf_token, Accept: 'application/json' };
+  let body;
+  if (options.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  let res;
+  try {
+    res = await fetch(withQuery(path, options.query), { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    throw new ApiError(0, 'network', NETWORK_MESSAGE, undefined);
+  }
+  const text = await res.text();
+  if (res.status === 401) {
+    // Only the session this request was made with; a newer sign-in stays.
+    if (session === mine) endSession();
+    throw new SessionEnded();
+  }
+  if (!res.ok) throw errorFromResponse(res, text);
+  if (res.status === 204 || text === '') return null;
+  return JSON.parse(text);
+}
+
+/**
+ * @param {string} path
+ * @param {Record<string, string | number | undefined> | undefined} query
+ */
+export function withQuery(path, query) {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+  const s = params.toString();
+  return s === '' ? path : `${path}?${s}`;
+}
+
+/**
+ * Uploads a file as raw bytes with its own Content-Type. XMLHttpRequest rather than
+ * fetch: only it reports upload progress.
+ * @param {File} file
+ * @param {string} kind
+ * @param {(fraction: number) => void} onProgress
+ * @returns {Promise<any>} the created media's JSON
+ */
+export function uploadFile(file, kind, onProgress) {
+  if (!session) return Promise.reject(new SessionEnded());
+  const mine = session;
+  const url = withQuery(accountPath('/media'), { kind, filename: file.name || undefined });
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('X-CSRF-Token', mine.csrf_token);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status === 401) {
+        if (session === mine) endSession();
+        reject(new SessionEnded());
+        return;
+      }
+      if (xhr.status < 200 || xhr.status >= 300) {
+        reject(errorFromResponse({ status: xhr.status, headers: { get: (n) => xhr.getResponseHeader(n) } }, xhr.responseText));
+        return;
+      }
+      onProgress(1);
+      resolve(JSON.parse(xhr.responseText));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', NETWORK_MESSAGE, undefined)));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.', undefined)));
+    xhr.send(file);
+  });
+}

@@ -1,0 +1,213 @@
+// The console's entry: decides between sign-in and the signed-in page, and wires the
+// sections together. Loaded as a module from index.html (no inline script: the page
+// runs under Content-Security-Policy: default-src 'self').
+
+import { ApiError, currentSession, loadSession, onSessionEnded, signIn, signOut } from './api.js';
+import { loadApplications, mountApplications, resetApplications } from './applications.js';
+import { loadKeys, mountCredentials, resetCredentials, showTokenState } from './credentials.js';
+import { loadEvents, mountEvents, resetEvents } from './events.js';
+import { loadMedia, mountMedia, resetMedia } from './media.js';
+import { loadProtection, mountProtection, resetProtection } from './protection.js';
+import { byId, clearToasts, closeDialogs, copyToClipboard, reportError, toast, withBusy } from './ui.js';
+
+const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let expiryTimer;
+
+function boot() {
+  const refreshEvents = () => {
+    loadEvents();
+  };
+  mountProtection({ onChange: refreshEvents });
+  mountMedia();
+  mountCredentials({ onChange: refreshEvents });
+  mountApplications({ onChange: refreshEvents });
+  mountEvents({ onFirstPage: showTokenState });
+  mountNavigation();
+  mountCopyButtons();
+
+  const form = /** @type {HTMLFormElement} */ (byId('signin-form'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitSignIn(/** @type {HTMLButtonElement | null} */ (form.querySelector('button[type=submit]')));
+  });
+  byId('signout').addEventListener('click', (e) => doSignOut(/** @type {HTMLButtonElement} */ (e.currentTarget)));
+  onSessionEnded((message) => showSignIn(message, 'warn'));
+
+  loadSession()
+    .then((session) => (session ? enterConsole() : showSignIn()))
+    .catch((err) => showSignIn(err instanceof Error ? err.message : String(err), 'error'));
+}
+
+/**
+ * @param {string} [message]
+ * @param {'info' | 'warn' | 'error'} [tone]
+ */
+function showSignIn(message, tone = 'info') {
+  clearTimeout(expiryTimer);
+  closeDialogs();
+  clearToasts();
+  // Nothing of the account stays in the page once signed out.
+  resetProtection();
+  resetMedia();
+  resetCredentials();
+  resetApplications();
+  resetEvents();
+  byId('account-sid').textContent = '';
+  byId('boot').hidden = true;
+  byId('app-view').hidden = true;
+  byId('signin-view').hidden = false;
+  document.title = 'Sign in · mediagate console';
+  showSignInMessage(message, tone);
+  const sid = /** @type {HTMLInputElement} */ (byId('signin-sid'));
+  const token = /** @type {HTMLInputElement} */ (byId('signin-token'));
+  token.value = '';
+  (sid.value ? token : sid).focus();
+}
+
+/** @param {string | undefined} message @param {'info' | 'warn' | 'error'} tone */
+function showSignInMessage(message, tone) {
+  const box = byId('signin-message');
+  box.hidden = !message;
+  box.textContent = message ?? '';
+  box.className = `notice notice-${tone}`;
+}
+
+function enterConsole() {
+  const session = currentSession();
+  if (!session) {
+    showSignIn();
+    return;
+  }
+  byId('boot').hidden = true;
+  byId('signin-view').hidden = true;
+  byId('app-view').hidden = false;
+  byId('account-sid').textContent = session.account_sid;
+  document.title = 'mediagate console';
+  scheduleExpiry(session.expires_at);
+  loadProtection();
+  loadMedia();
+  loadKeys();
+  loadApplications();
+  loadEvents();
+}
+
+/** At the session's end the server refuses it; say so before the next click fails. */
+function scheduleExpiry(expiresAt) {
+  clearTimeout(expiryTimer);
+  const at = Date.parse(expiresAt);
+  if (Number.isNaN(at)) return;
+  // setTimeout holds at most 2^31-1 ms (about 24.8 days).
+  const delay = Math.min(Math.max(at - Date.now(), 0) + 1000, 2 ** 31 - 1);
+  expiryTimer = setTimeout(async () => {
+    try {
+      const session = await loadSession();
+      if (session) scheduleExpiry(session.expires_at);
+      else showSignIn('Your session expired. Sign in again to continue.', 'warn');
+    } catch {
+      // Offline: the next API call will tell.
+    }
+  }, delay);
+}
+
+/** @param {HTMLButtonElement | null} button */
+async function submitSignIn(button) {
+  const sidInput = /** @type {HTMLInputElement} */ (byId('signin-sid'));
+  const tokenInput = /** @type {HTMLInputElement} */ (byId('signin-token'));
+  const sid = sidInput.value.trim();
+  const token = tokenInput.value.trim();
+  if (sid === '' || token === '') {
+    showSignInMessage('Enter your account SID and auth token.', 'error');
+    (sid === '' ? sidInput : tokenInput).focus();
+    return;
+  }
+  if (!ACCOUNT_SID.test(sid)) {
+    showSignInMessage('An account SID is “AC” followed by 32 lowercase hexadecimal characters.', 'error');
+    sidInput.focus();
+    return;
+  }
+  showSignInMessage(undefined, 'info');
+  await withBusy(button, async () => {
+    try {
+      await signIn(sid, token);
+      tokenInput.value = '';
+      enterConsole();
+      toast('Signed in.', 'success');
+    } catch (err) {
+      const message = err instanceof ApiError ? err.message : String(err);
+      const prefix = err instanceof ApiError && err.status === 401 ? 'Sign-in failed: ' : '';
+      showSignInMessage(`${prefix}${message}`, 'error');
+      tokenInput.select();
+    }
+  });
+}
+
+/** @param {HTMLButtonElement} button */
+async function doSignOut(button) {
+  await withBusy(button, async () => {
+    try {
+      await signOut();
+      showSignIn('You have signed out.', 'info');
+    } catch (err) {
+      reportError(err, 'Could not sign out');
+    }
+  });
+}
+
+/**
+ * Highlights the section being read: the last one whose top has passed a line near the
+ * top of the window. Links are plain anchors, so they work without this.
+ */
+function mountNavigation() {
+  const links = /** @type {HTMLAnchorElement[]} */ (Array.from(document.querySelectorAll('.navlink')));
+  let scheduled = false;
+  const update = () => {
+    scheduled = false;
+    const line = Math.min(200, window.innerHeight * 0.35);
+    let current = links[0];
+    for (const l of links) {
+      const section = document.getElementById(l.dataset.section ?? '');
+      if (section && section.getBoundingClientRect().top <= line) current = l;
+    }
+    // At the very bottom the last section is current even if its top never reached the line.
+    if (window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 4) current = links[links.length - 1];
+    for (const l of links) {
+      if (l === current) {
+        if (!l.hasAttribute('aria-current')) revealLink(l);
+        l.setAttribute('aria-current', 'location');
+      } else l.removeAttribute('aria-current');
+    }
+  };
+  // On a phone the links are one scrolling row: keep the current one in sight.
+  const revealLink = (/** @type {HTMLElement} */ link) => {
+    const nav = link.parentElement;
+    if (!nav || nav.scrollWidth <= nav.clientWidth) return;
+    const left = link.offsetLeft - (nav.clientWidth - link.offsetWidth) / 2;
+    nav.scrollTo({ left: Math.max(0, left), behavior: 'smooth' });
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(update);
+  };
+  window.addEventListener('scroll', schedule, { passive: true });
+  window.addEventListener('resize', schedule);
+  schedule();
+}
+
+function mountCopyButtons() {
+  for (const button of document.querySelectorAll('[data-copy-from]')) {
+    button.addEventListener('click', () => {
+      const source = byId(/** @type {HTMLElement} */ (button).dataset.copyFrom ?? '');
+      const what = /** @type {HTMLElement} */ (button).dataset.copyWhat ?? 'Value';
+      copyToClipboard(source.textContent ?? '', what);
+    });
+  }
+  byId('copy-account-sid').addEventListener('click', () => {
+    const sid = currentSession()?.account_sid;
+    if (sid) copyToClipboard(sid, 'Account SID');
+  });
+}
+
+boot();

@@ -1,0 +1,248 @@
+// Page building blocks: elements, feedback (toasts), confirmation dialogs, busy buttons,
+// the clipboard. Text always goes in through textContent: nothing from the API is parsed
+// as HTML.
+
+import { ApiError, SessionEnded } from './api.js';
+
+/**
+ * Creates an element. attrs: class, text, dataset, hidden, disabled, type, href, title,
+ * aria-* and other attributes; on: event listeners. Children: nodes or strings.
+ * @param {string} tag
+ * @param {Record<string, any>} [attrs]
+ * @param {...(Node | string | null | undefined | false)} children
+ * @returns {HTMLElement}
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = String(value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'on') for (const [event, fn] of Object.entries(value)) el.addEventListener(event, fn);
+    else if (key === 'style') throw new Error('no inline styles: the page runs under a strict CSP; use a class');
+    else if (value === true) el.setAttribute(key, '');
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child);
+  }
+  return el;
+}
+
+/** @param {string} id */
+export function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el;
+}
+
+// ---- toasts ----
+
+const TOAST_MS = { success: 4000, info: 4000, error: 9000 };
+
+/**
+ * Shows a short message. Errors go to the assertive (role=alert) region, the rest to
+ * the polite one, so screen readers hear both.
+ * @param {string} message
+ * @param {'success' | 'info' | 'error'} [tone]
+ */
+export function toast(message, tone = 'success') {
+  const region = byId(tone === 'error' ? 'toast-alert' : 'toast-status');
+  const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss' }, '×');
+  const item = h('div', { class: `toast toast-${tone}` }, h('span', { class: 'toast-text', text: message }), close);
+  const remove = () => {
+    item.classList.add('toast-leaving');
+    setTimeout(() => item.remove(), 200);
+  };
+  close.addEventListener('click', remove);
+  region.append(item);
+  // Keep the stack short: the oldest go first.
+  while (region.children.length > 3) region.firstElementChild?.remove();
+  setTimeout(remove, TOAST_MS[tone]);
+}
+
+/** Removes every toast (signing out should not leave the last account's messages). */
+export function clearToasts() {
+  byId('toast-status').replaceChildren();
+  byId('toast-alert').replaceChildren();
+}
+
+/**
+ * Shows what went wrong, in words. A SessionEnded needs no toast: the sign-in form says it.
+ * @param {unknown} err
+ * @param {string} action what was being done, e.g. "Could not delete the key"
+ */
+export function reportError(err, action) {
+  if (err instanceof SessionEnded) return;
+  if (err instanceof ApiError) {
+    toast(`${action}: ${err.message}`, 'error');
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  toast(`${action}: ${message}`, 'error');
+}
+
+// ---- busy buttons ----
+
+/**
+ * Runs fn with the button disabled and marked busy, so a double click does not send twice.
+ * @template T
+ * @param {HTMLButtonElement | null} button
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+export async function withBusy(button, fn) {
+  if (button) {
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    button.classList.add('is-busy');
+  }
+  try {
+    return await fn();
+  } finally {
+    if (button) {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      button.classList.remove('is-busy');
+    }
+  }
+}
+
+// ---- confirmation dialog ----
+
+/**
+ * @typedef {object} ConfirmOptions
+ * @property {string} title
+ * @property {string | Node[]} body
+ * @property {string} confirmLabel the action, e.g. "Delete key"
+ * @property {boolean} [danger]
+ * @property {boolean} [confirmDisabled] e.g. while a count is still running
+ */
+
+/**
+ * Opens the confirmation dialog. The returned handle can change the text while the
+ * dialog is open (a count finishing); `result` resolves true only for the confirm button.
+ * @param {ConfirmOptions} options
+ */
+export function openConfirm(options) {
+  const dialog = /** @type {HTMLDialogElement} */ (byId('confirm-dialog'));
+  const title = byId('confirm-title');
+  const body = byId('confirm-body');
+  const ok = /** @type {HTMLButtonElement} */ (byId('confirm-ok'));
+  const cancel = /** @type {HTMLButtonElement} */ (byId('confirm-cancel'));
+
+  const setBody = (/** @type {string | Node[]} */ content) => {
+    if (typeof content === 'string') body.replaceChildren(h('p', { text: content }));
+    else body.replaceChildren(...content);
+  };
+  const setConfirm = (/** @type {string} */ label, /** @type {boolean} */ enabled) => {
+    ok.textContent = label;
+    ok.disabled = !enabled;
+  };
+
+  title.textContent = options.title;
+  setBody(options.body);
+  setConfirm(options.confirmLabel, !options.confirmDisabled);
+  ok.classList.toggle('btn-danger', Boolean(options.danger));
+  ok.classList.toggle('btn-primary', !options.danger);
+  dialog.returnValue = '';
+
+  const result = new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'confirm'), { once: true });
+  });
+  dialog.showModal();
+  // Start on Cancel: Enter should not confirm a destructive action by accident.
+  cancel.focus();
+  return {
+    result,
+    setBody,
+    setConfirm,
+    isOpen: () => dialog.open,
+    close: () => dialog.open && dialog.close('cancel'),
+  };
+}
+
+/** @param {ConfirmOptions} options @returns {Promise<boolean>} */
+export function confirmAction(options) {
+  return openConfirm(options).result;
+}
+
+/** Closes any open dialog (signing out). */
+export function closeDialogs() {
+  for (const d of document.querySelectorAll('dialog')) if (d.open) d.close('cancel');
+}
+
+// ---- clipboard ----
+
+/**
+ * Copies text and says so. The async clipboard needs a secure context (https or
+ * localhost); elsewhere the older selection copy is tried.
+ * @param {string} text
+ * @param {string} what e.g. "Media URL"
+ */
+export async function copyToClipboard(text, what) {
+  let copied = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      copied = true;
+    } catch {
+      copied = false;
+    }
+  }
+  if (!copied) copied = copyBySelection(text);
+  if (copied) toast(`${what} copied to the clipboard.`, 'success');
+  else toast(`${what} could not be copied: select it and copy it by hand. ${text}`, 'error');
+  return copied;
+}
+
+/** @param {string} text */
+function copyBySelection(text) {
+  const area = h('textarea', { class: 'offscreen', readonly: true, 'aria-hidden': 'true' });
+  /** @type {HTMLTextAreaElement} */ (area).value = text;
+  document.body.append(area);
+  /** @type {HTMLTextAreaElement} */ (area).select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+const ICON_PATHS = {
+  download: 'M12 4v11m0 0-4-4m4 4 4-4M5 19h14',
+  copy: 'M9 9h10v10H9zM5 15V5h10',
+  trash: 'M4 7h16M10 11v6m4-6v6M6 7l1 12a1 1 0 0 0 1 1h8a1 1 0 0 0 1-1l1-12M9 7V4h6v3',
+};
+
+/**
+ * A line icon drawn with SVG elements (no image request, nothing the CSP refuses).
+ * @param {keyof typeof ICON_PATHS} name
+ */
+export function icon(name) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICON_PATHS[name]);
+  path.setAttribute('fill', 'none');
+  path.setAttribute('stroke', 'currentColor');
+  path.setAttribute('stroke-width', '1.8');
+  path.setAttribute('stroke-linecap', 'round');
+  path.setAttribute('stroke-linejoin', 'round');
+  svg.append(path);
+  return svg;
+}
+
+/** A badge: a small coloured word. */
+export function badge(text, tone) {
+  return h('span', { class: `badge badge-${tone}`, text });
+}
