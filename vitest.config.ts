@@ -15,6 +15,8 @@ export default defineConfig({
     reporters: ['default', ['json', { outputFile: 'test-results/results.json' }]],
     // The AWS SDK's notice that its 2027 releases need Node 22 is documented in the
     // README; in test output it is only noise.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // The S3 test server (s3rver) takes these credentials; the service reads them from
+    // the environment through the AWS SDK's usual chain, as in production.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
   },
 });

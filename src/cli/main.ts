@@ -1,9 +1,9 @@
-import { ConfigError, parseConfig, type Config } from '../config.js';
+import { ConfigError, MAX_URL_TTL_SECONDS, parseConfig, type Config } from '../config.js';
 import { migrate, migrationStatus, MigrationError, readMigrations } from '../db/migrate.js';
 import { createAccount } from '../domain/accounts.js';
 import { DomainError } from '../domain/errors.js';
 import { createLogger } from '../log.js';
-import { openDatabase, openStore } from '../main.js';
+import { withResources } from '../service.js';
 import { collectGarbage, sweepExpiredMedia } from '../domain/maintenance.js';
 import path from 'node:path';
 import { rotateKeys } from '../storage/signing-keys.js';
@@ -39,35 +39,46 @@ transaction (default 100: the rows stay locked while their objects are deleted).
 Prints {"deleted": N}.`;
 const ACCOUNTS_USAGE = 'usage: mediagate accounts create --name NAME\n\nCreates an account and prints {"sid", "auth_token"} as JSON on stdout.';
 
-function wantsHelp(args: string[]): boolean {
-  return args.includes('--help') || args.includes('-h');
+interface Command {
+  usage: string;
+  run(args: string[], config: () => Config): Promise<number>;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined) throw new UsageError('no command given', USAGE);
-  if (command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  switch (command) {
-    case 'serve': {
-      if (wantsHelp(rest)) return help(SERVE_USAGE);
-      parseCommandArgs(rest, {}, SERVE_USAGE);
-      const config = loadConfig();
-      return serve(config, createLogger(config.logLevel));
-    }
-    case 'migrate': {
-      if (wantsHelp(rest)) return help(MIGRATE_USAGE);
-      const { positionals } = parseCommandArgs(rest, {}, MIGRATE_USAGE, 1);
-      if (positionals[0] !== undefined && positionals[0] !== 'status') {
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: SERVE_USAGE,
+    async run(args, config) {
+      parseCommandArgs(args, {}, SERVE_USAGE);
+      const c = config();
+      return serve(c, createLogger(c.logLevel));
+    },
+  },
+  migrate: {
+    usage: MIGRATE_USAGE,
+    async run(args, config) {
+      const { positionals } = parseCommandArgs(args, {}, MIGRATE_USAGE, 1);
+      const status = positionals[0] === 'status';
+      if (positionals[0] !== undefined && !status) {
         throw new UsageError(`unknown migrate subcommand ${JSON.stringify(positionals[0])}`, MIGRATE_USAGE);
       }
-      return positionals[0] === 'status' ? runMigrateStatus(loadConfig()) : runMigrate(loadConfig());
-    }
-    case 'accounts': {
-      if (wantsHelp(rest)) return help(ACCOUNTS_USAGE);
-      const { values, positionals } = parseCommandArgs(rest, { name: { type: 'string' } }, ACCOUNTS_USAGE, 1);
+      const c = config();
+      return withResources(c, cliLogger(c), { store: false }, async ({ db }) => {
+        if (status) {
+          const { applied, pending } = await migrationStatus(db, await readMigrations());
+          for (const m of applied) process.stdout.write(`applied  ${m.name}  ${m.appliedAt.toISOString()}\n`);
+          for (const m of pending) process.stdout.write(`pending  ${m.name}\n`);
+        } else {
+          const applied = await migrate(db);
+          process.stdout.write(applied.length ? applied.map((n) => `applied ${n}\n`).join('') : 'nothing to apply\n');
+        }
+        return 0;
+      });
+    },
+  },
+  accounts: {
+    usage: ACCOUNTS_USAGE,
+    async run(args, config) {
+      const { values, positionals } = parseCommandArgs(args, { name: { type: 'string' } }, ACCOUNTS_USAGE, 1);
       if (positionals[0] !== 'create') {
         throw new UsageError(
           positionals[0] === undefined ? 'missing subcommand' : `unknown accounts subcommand ${JSON.stringify(positionals[0])}`,
@@ -75,35 +86,88 @@ async function main(argv: string[]): Promise<number> {
         );
       }
       if (values.name === undefined || values.name.trim() === '') throw new UsageError('--name is required', ACCOUNTS_USAGE);
-      return runAccountsCreate(loadConfig(), values.name);
-    }
-    case 'gc': {
-      if (wantsHelp(rest)) return help(GC_USAGE);
-      const { values } = parseCommandArgs(rest, { 'grace-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' } }, GC_USAGE);
+      const name = values.name;
+      const c = config();
+      // Migrates first (a fresh install's first command), as `serve` does.
+      return withResources(c, cliLogger(c), { store: false, migrate: true }, async ({ db }) => {
+        process.stdout.write(`${JSON.stringify(await createAccount(db, name))}\n`);
+        return 0;
+      });
+    },
+  },
+  gc: {
+    usage: GC_USAGE,
+    async run(args, config) {
+      const { values } = parseCommandArgs(args, { 'grace-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' } }, GC_USAGE);
       const graceSeconds = wholeNumber(values['grace-seconds'], 3600, '--grace-seconds', GC_USAGE);
-      return runGc(loadConfig(), graceSeconds, values['dry-run'] ?? false);
-    }
-    case 'sweep': {
-      if (wantsHelp(rest)) return help(SWEEP_USAGE);
-      const { values } = parseCommandArgs(rest, { 'batch-size': { type: 'string' } }, SWEEP_USAGE);
+      const dryRun = values['dry-run'] ?? false;
+      const c = config();
+      return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
+        const report = await collectGarbage({ db, store: store!, clock: () => new Date() }, { graceSeconds, dryRun });
+        process.stdout.write(
+          `${JSON.stringify({
+            dry_run: dryRun,
+            removed_objects: report.removedObjects,
+            missing_objects: report.missingObjects,
+            young_unreferenced_objects: report.youngUnreferenced,
+            abandoned_uploads_removed: report.abandonedUploads,
+          })}\n`,
+        );
+        return 0;
+      });
+    },
+  },
+  sweep: {
+    usage: SWEEP_USAGE,
+    async run(args, config) {
+      const { values } = parseCommandArgs(args, { 'batch-size': { type: 'string' } }, SWEEP_USAGE);
       const batchSize = wholeNumber(values['batch-size'], 100, '--batch-size', SWEEP_USAGE);
       if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be from 1 to 10000', SWEEP_USAGE);
-      return runSweep(loadConfig(), batchSize);
-    }
-    case 'keys': {
-      if (wantsHelp(rest)) return help(KEYS_USAGE);
-      const { positionals } = parseCommandArgs(rest, {}, KEYS_USAGE, 1);
+      const c = config();
+      return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
+        const deleted = await sweepExpiredMedia({ db, store: store! }, { batchSize });
+        process.stdout.write(`${JSON.stringify({ deleted })}\n`);
+        return 0;
+      });
+    },
+  },
+  keys: {
+    usage: KEYS_USAGE,
+    async run(args, config) {
+      const { positionals } = parseCommandArgs(args, {}, KEYS_USAGE, 1);
       if (positionals[0] !== 'rotate-signing') {
         throw new UsageError(
           positionals[0] === undefined ? 'missing subcommand' : `unknown keys subcommand ${JSON.stringify(positionals[0])}`,
           KEYS_USAGE,
         );
       }
-      return runRotateSigning(loadConfig());
-    }
-    default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`, USAGE);
+      const c = config();
+      if (c.s3) {
+        process.stderr.write('mediagate: keys rotate-signing is for the local store; with S3_BUCKET set, URLs are signed with the AWS credentials\n');
+        return 1;
+      }
+      // Keys replaced longer ago than any URL can live are removed with the rotation.
+      const { added, removed } = await rotateKeys(path.join(c.dataDir, 'keys'), { retireAfterSeconds: MAX_URL_TTL_SECONDS + 3600 });
+      process.stdout.write(`${JSON.stringify({ kid: added.kid, created_at: added.createdAt.toISOString(), removed })}\n`);
+      return 0;
+    },
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined) throw new UsageError('no command given', USAGE);
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`, USAGE);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  return command.run(args, () => parseConfig(process.env));
 }
 
 function wholeNumber(value: string | undefined, fallback: number, name: string, usage: string): number {
@@ -112,99 +176,9 @@ function wholeNumber(value: string | undefined, fallback: number, name: string, 
   return Number(value);
 }
 
-function help(usage: string): number {
-  process.stdout.write(`${usage}\n`);
-  return 0;
-}
-
-function loadConfig(): Config {
-  return parseConfig(process.env);
-}
-
 // CLI commands log only warnings to stderr: their stdout is for results (JSON).
 function cliLogger(config: Config) {
   return createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
-}
-
-async function runMigrate(config: Config): Promise<number> {
-  const database = await openDatabase(config, cliLogger(config));
-  try {
-    const applied = await migrate(database.db);
-    process.stdout.write(applied.length ? applied.map((n) => `applied ${n}\n`).join('') : 'nothing to apply\n');
-    return 0;
-  } finally {
-    await database.close();
-  }
-}
-
-async function runMigrateStatus(config: Config): Promise<number> {
-  const database = await openDatabase(config, cliLogger(config));
-  try {
-    const status = await migrationStatus(database.db, await readMigrations());
-    for (const m of status.applied) process.stdout.write(`applied  ${m.name}  ${m.appliedAt.toISOString()}\n`);
-    for (const m of status.pending) process.stdout.write(`pending  ${m.name}\n`);
-    return 0;
-  } finally {
-    await database.close();
-  }
-}
-
-async function runAccountsCreate(config: Config, name: string): Promise<number> {
-  const database = await openDatabase(config, cliLogger(config));
-  try {
-    await migrate(database.db);
-    const account = await createAccount(database.db, name);
-    process.stdout.write(`${JSON.stringify(account)}\n`);
-    return 0;
-  } finally {
-    await database.close();
-  }
-}
-
-async function runGc(config: Config, graceSeconds: number, dryRun: boolean): Promise<number> {
-  const database = await openDatabase(config, cliLogger(config));
-  const { store } = await openStore(config);
-  try {
-    await migrate(database.db);
-    const report = await collectGarbage({ db: database.db, store, clock: () => new Date() }, { graceSeconds, dryRun });
-    process.stdout.write(
-      `${JSON.stringify({
-        dry_run: dryRun,
-        removed_objects: report.removedObjects,
-        missing_objects: report.missingObjects,
-        young_unreferenced_objects: report.youngUnreferenced,
-        abandoned_uploads_removed: report.abandonedUploads,
-      })}\n`,
-    );
-    return 0;
-  } finally {
-    await store.close();
-    await database.close();
-  }
-}
-
-async function runSweep(config: Config, batchSize: number): Promise<number> {
-  const database = await openDatabase(config, cliLogger(config));
-  const { store } = await openStore(config);
-  try {
-    await migrate(database.db);
-    const deleted = await sweepExpiredMedia({ db: database.db, store }, { batchSize });
-    process.stdout.write(`${JSON.stringify({ deleted })}\n`);
-    return 0;
-  } finally {
-    await store.close();
-    await database.close();
-  }
-}
-
-async function runRotateSigning(config: Config): Promise<number> {
-  if (config.s3) {
-    process.stderr.write('mediagate: keys rotate-signing is for the local store; with S3_BUCKET set, URLs are signed with the AWS credentials\n');
-    return 1;
-  }
-  const { added, removed } = await rotateKeys(path.join(config.dataDir, 'keys'));
-  process.stdout.write(`${JSON.stringify({ kid: added.kid, created_at: added.createdAt.toISOString(), removed })}\n`);
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

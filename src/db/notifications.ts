@@ -20,8 +20,8 @@ export async function notifyInvalidation(db: Queryable, invalidation: Invalidati
 }
 
 export interface InvalidationListener {
-  /** false while the LISTEN connection is down (notifications may be missed) */
-  isConnected(): boolean;
+  /** resolves once LISTEN is in place (at once if it is): notifications sent while it was not are missed */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,7 +38,9 @@ export interface ListenerHandlers {
  */
 export function listenForInvalidations(databaseUrl: string, handlers: ListenerHandlers): InvalidationListener {
   let client: pg.Client | undefined;
-  let connected = false;
+  let isListening = false;
+  let markListening!: () => void;
+  let listening = new Promise<void>((resolve) => (markListening = resolve));
   let closed = false;
   let retryMillis = 100;
   let timer: NodeJS.Timeout | undefined;
@@ -53,7 +55,10 @@ export function listenForInvalidations(databaseUrl: string, handlers: ListenerHa
     const lost = (err?: Error) => {
       if (client !== c) return;
       client = undefined;
-      connected = false;
+      if (isListening) {
+        isListening = false;
+        listening = new Promise<void>((resolve) => (markListening = resolve));
+      }
       if (err) handlers.onError?.(err);
       c.end().catch(() => undefined);
       if (!closed) {
@@ -75,9 +80,10 @@ export function listenForInvalidations(databaseUrl: string, handlers: ListenerHa
     try {
       await c.connect();
       await c.query(`LISTEN ${CHANNEL}`);
-      connected = true;
       retryMillis = 100;
       handlers.onReset();
+      isListening = true;
+      markListening();
     } catch (err) {
       lost(err as Error);
     }
@@ -85,13 +91,12 @@ export function listenForInvalidations(databaseUrl: string, handlers: ListenerHa
   void connect();
 
   return {
-    isConnected: () => connected,
+    ready: () => listening,
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
       const c = client;
       client = undefined;
-      connected = false;
       await c?.end().catch(() => undefined);
     },
   };

@@ -1,4 +1,3 @@
-import { notifyInvalidation } from '../db/notifications.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { insertEvent } from '../db/queries/events.js';
 import { deleteApiKey as deleteApiKeyRow, insertApiKey, listApiKeys, type ApiKeyRow } from '../db/queries/keys.js';
@@ -6,12 +5,7 @@ import { validateName } from './accounts.js';
 import { NotFound } from './errors.js';
 import { isSid, newSecret, newSid } from './ids.js';
 import { hashSecret } from './secrets.js';
-import type { LocalInvalidation } from './media-cache.js';
-
-export interface CredentialDeps {
-  db: Db;
-  invalidate: LocalInvalidation;
-}
+import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
 
 export interface CreatedApiKey extends ApiKeyRow {
   /** shown once: only its digest is stored */
@@ -35,12 +29,10 @@ export function getApiKeys(db: Db, accountSid: string): Promise<ApiKeyRow[]> {
 }
 
 /** Deletes the key; every instance drops it from its cache when this commits. */
-export async function deleteApiKey(deps: CredentialDeps, accountSid: string, keySid: string): Promise<void> {
+export async function deleteApiKey(deps: InvalidationDeps, accountSid: string, keySid: string): Promise<void> {
   if (!isSid(keySid, 'SK')) throw new NotFound('no such key');
-  await withTransaction(deps.db, async (tx) => {
+  await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await deleteApiKeyRow(tx, accountSid, keySid))) throw new NotFound('no such key');
     await insertEvent(tx, accountSid, 'api_key.deleted', { key_sid: keySid });
-    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
   });
-  deps.invalidate.credentials(accountSid);
 }

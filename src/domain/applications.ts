@@ -5,8 +5,7 @@ import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
 import { validateName } from './accounts.js';
 import { Forbidden, InvalidRequest, NotFound } from './errors.js';
-import { notifyInvalidation } from '../db/notifications.js';
-import type { CredentialDeps } from './api-keys.js';
+import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
 
 /** RS256 for RSA keys of at least 2048 bits, EdDSA for Ed25519; anything else is refused. */
 export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; pem: string } {
@@ -70,13 +69,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * bound to it keeps its application_id, so no other application's JWT can reach it,
  * while the account's token and keys still can.
  */
-export async function deleteApplication(deps: CredentialDeps, accountSid: string, applicationId: string): Promise<void> {
+export async function deleteApplication(deps: InvalidationDeps, accountSid: string, applicationId: string): Promise<void> {
   const id = applicationId.toLowerCase();
   if (!UUID.test(id)) throw new NotFound('no such application');
-  await withTransaction(deps.db, async (tx) => {
+  await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await deleteApplicationRow(tx, accountSid, id))) throw new NotFound('no such application');
     await insertEvent(tx, accountSid, 'application.deleted', { application_id: id });
-    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
   });
-  deps.invalidate.credentials(accountSid);
 }

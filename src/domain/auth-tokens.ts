@@ -1,6 +1,4 @@
-import { notifyInvalidation } from '../db/notifications.js';
-import { withTransaction } from '../db/pool.js';
-import type { CredentialDeps } from './api-keys.js';
+import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
 import { deleteSecondaryToken as deleteSecondaryRow, promoteSecondaryToken, upsertAuthToken } from '../db/queries/accounts.js';
 import { insertEvent } from '../db/queries/events.js';
 import { Conflict, NotFound } from './errors.js';
@@ -8,33 +6,27 @@ import { newSecret } from './ids.js';
 import { hashSecret } from './secrets.js';
 
 /** A new secondary token (replacing any previous one); both tokens work until a promote. */
-export async function createSecondaryToken(deps: CredentialDeps, accountSid: string): Promise<string> {
+export async function createSecondaryToken(deps: InvalidationDeps, accountSid: string): Promise<string> {
   const token = newSecret();
-  await withTransaction(deps.db, async (tx) => {
+  // Announced: a replaced secondary must stop working too.
+  await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     await upsertAuthToken(tx, accountSid, 'secondary', hashSecret(token));
     await insertEvent(tx, accountSid, 'auth_token.secondary_created');
-    // A replaced secondary must stop working too.
-    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
   });
-  deps.invalidate.credentials(accountSid);
   return token;
 }
 
 /** The secondary becomes primary; the old primary fails from the commit on, everywhere. */
-export async function promoteSecondary(deps: CredentialDeps, accountSid: string): Promise<void> {
-  await withTransaction(deps.db, async (tx) => {
+export async function promoteSecondary(deps: InvalidationDeps, accountSid: string): Promise<void> {
+  await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await promoteSecondaryToken(tx, accountSid))) throw new Conflict('there is no secondary auth token to promote');
     await insertEvent(tx, accountSid, 'auth_token.promoted');
-    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
   });
-  deps.invalidate.credentials(accountSid);
 }
 
-export async function deleteSecondary(deps: CredentialDeps, accountSid: string): Promise<void> {
-  await withTransaction(deps.db, async (tx) => {
+export async function deleteSecondary(deps: InvalidationDeps, accountSid: string): Promise<void> {
+  await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await deleteSecondaryRow(tx, accountSid))) throw new NotFound('there is no secondary auth token');
     await insertEvent(tx, accountSid, 'auth_token.secondary_deleted');
-    await notifyInvalidation(tx, { kind: 'credentials', accountSid });
   });
-  deps.invalidate.credentials(accountSid);
 }

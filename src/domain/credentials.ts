@@ -64,13 +64,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const clock = options.clock ?? (() => new Date());
   const throttle = options.throttle ?? new AuthThrottle();
   const ttl = options.cacheTtlMillis ?? 30_000;
-  const cache = new LRUCache<string, Principal>({ max: options.cacheMax ?? 10_000, ttl });
+  // The caches count time on the injected clock, so tests move it instead of waiting.
+  const perf = { now: () => clock().getTime() };
+  const cache = new LRUCache<string, Principal>({ max: options.cacheMax ?? 10_000, ttl, perf });
   // Bumped by every invalidation: a credential verified against rows read before a
   // revocation arrived must not be cached after it.
   let generation = 0;
   // Applications' public keys never change once registered; a deleted application is
   // dropped with its account's other credentials (invalidateAccount).
-  const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000 });
+  const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000, perf });
 
   async function verifyBasic(username: string, password: string): Promise<Principal> {
     const presented = hashSecret(password);

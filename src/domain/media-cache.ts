@@ -20,8 +20,9 @@ export class MediaCache {
   // cached after it (the invalidation would be lost for up to the TTL).
   private generation = 0;
 
-  constructor(options: { max?: number; ttlMillis?: number } = {}) {
-    this.entries = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMillis ?? 30_000 });
+  constructor(options: { max?: number; ttlMillis?: number; clock?: () => Date } = {}) {
+    const clock = options.clock ?? (() => new Date());
+    this.entries = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMillis ?? 30_000, perf: { now: () => clock().getTime() } });
   }
 
   get(accountSid: string, mediaSid: string, now: number): MediaRow | undefined {
@@ -61,14 +62,3 @@ export class MediaCache {
     this.entries.clear();
   }
 }
-
-/**
- * What changed, told to this instance's caches right after a commit (other instances
- * learn it from the NOTIFY sent in the same transaction).
- */
-export interface LocalInvalidation {
-  credentials(accountSid: string): void;
-  media(accountSid: string, mediaSid?: string): void;
-}
-
-export const NO_LOCAL_CACHES: LocalInvalidation = { credentials() {}, media() {} };

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { withTransaction, type Db } from '../db/pool.js';
+import type { Db } from '../db/pool.js';
 import {
   deleteMedia as deleteMediaRow,
   findMedia,
@@ -8,11 +8,11 @@ import {
   type MediaKind,
   type MediaRow,
 } from '../db/queries/media.js';
-import { notifyInvalidation } from '../db/notifications.js';
 import { objectKeyFor } from '../storage/object-key.js';
-import type { LocalInvalidation, MediaCache } from './media-cache.js';
+import type { MediaCache } from './media-cache.js';
+import { commitWithInvalidation, type LocalInvalidation } from './invalidation.js';
 import type { SignedUrlCache } from './signed-url-cache.js';
-import type { SignedMethod, Store } from '../storage/store.js';
+import type { ByteRange, SignedMethod, Store } from '../storage/store.js';
 import { contentDispositionFor } from './content-disposition.js';
 import type { Principal } from './credentials.js';
 import { Forbidden, InvalidCredentials, InvalidRequest, MediaNotFound, NotFound } from './errors.js';
@@ -140,24 +140,14 @@ export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, 
   return (await readMedia(deps.db, accountSid, mediaSid)).media;
 }
 
-export interface RedirectInput {
+export interface MediaAccess {
   accountSid: string;
   mediaSid: string;
   /** undefined: anonymous; otherwise already checked to belong to accountSid */
   principal: Principal | undefined;
-  method: SignedMethod;
-  /** the `?disposition=` query value, checked once the contract's checks have passed */
-  disposition: unknown;
 }
 
-/** `?disposition=`: absent, empty or inline (the default), or attachment. */
-function wantsAttachment(value: unknown): boolean {
-  if (value === undefined || value === '' || value === 'inline') return false;
-  if (value === 'attachment') return true;
-  throw new InvalidRequest('disposition must be attachment or inline');
-}
-
-async function findMediaForRedirect(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
+async function findMediaForAccess(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
   const cached = deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
   if (cached) return cached;
   const generation = deps.mediaCache?.currentGeneration() ?? 0;
@@ -173,25 +163,61 @@ export function assertApplicationMayAccess(principal: Principal | undefined, med
   }
 }
 
-/** Steps 3 to 5 of the contract's decision order for a media URL. */
-export async function resolveMediaRedirect(deps: MediaDeps, input: RedirectInput): Promise<string> {
-  const media = await findMediaForRedirect(deps, input.accountSid, input.mediaSid);
-  if (media.requires_auth && !input.principal) {
-    throw new InvalidCredentials('this media requires credentials');
-  }
-  assertApplicationMayAccess(input.principal, media);
-  const contentDisposition = contentDispositionFor(media, wantsAttachment(input.disposition));
-  const sign = (signedAt: Date) =>
-    deps.store.signUrl({
+/**
+ * Steps 3 and 4 of the contract's decision order for a media URL (no such media 404,
+ * protected media without credentials 401), and an application's binding (403).
+ */
+export async function findAccessibleMedia(deps: MediaDeps, access: MediaAccess): Promise<MediaRow> {
+  const media = await findMediaForAccess(deps, access.accountSid, access.mediaSid);
+  if (media.requires_auth && !access.principal) throw new InvalidCredentials('this media requires credentials');
+  assertApplicationMayAccess(access.principal, media);
+  return media;
+}
+
+export interface SignedMediaUrl {
+  url: string;
+  method: SignedMethod;
+  expiresAt: Date;
+}
+
+export interface UrlRequest {
+  method: SignedMethod;
+  /** serve as an attachment (active types always are) */
+  attachment: boolean;
+  /** a shorter lifetime than MEDIA_URL_TTL_SECONDS; undefined: the configured one */
+  ttlSeconds?: number | undefined;
+}
+
+/** Step 5: a signed URL of the store that serves the media's bytes until it expires. */
+export async function signMediaUrl(deps: MediaDeps, media: MediaRow, request: UrlRequest): Promise<SignedMediaUrl> {
+  const contentDisposition = contentDispositionFor(media, request.attachment);
+  const ttlSeconds = request.ttlSeconds ?? deps.mediaUrlTtlSeconds;
+  const sign = async (signedAt: Date) => ({
+    signedAt,
+    url: await deps.store.signUrl({
       key: media.object_key,
-      method: input.method,
+      method: request.method,
       contentType: media.content_type,
       contentDisposition,
       signedAt,
-      ttlSeconds: deps.mediaUrlTtlSeconds,
-    });
-  if (!deps.urlCache) return sign(deps.clock());
-  return deps.urlCache.get(`${input.method} ${media.object_key} ${contentDisposition ?? ''}`, deps.clock(), sign);
+      ttlSeconds,
+    }),
+  });
+  // A URL asked to live shorter is signed for that request alone: a reused one could
+  // outlive what was asked.
+  const signed =
+    deps.urlCache && request.ttlSeconds === undefined
+      ? await deps.urlCache.get(`${request.method} ${media.object_key} ${contentDisposition ?? ''}`, deps.clock(), sign)
+      : await sign(deps.clock());
+  return { url: signed.url, method: request.method, expiresAt: new Date(signed.signedAt.getTime() + ttlSeconds * 1000) };
+}
+
+/** The media's bytes (or a range), for delivery through the service. */
+export async function readMediaBytes(deps: Pick<MediaDeps, 'store'>, media: MediaRow, range?: ByteRange): Promise<Readable> {
+  const body = await deps.store.read(media.object_key, range);
+  // The row exists but its object does not: an inconsistency `mediagate gc` reports.
+  if (!body) throw new MediaNotFound();
+  return body;
 }
 
 export interface ListInput {
@@ -252,12 +278,10 @@ export async function deleteMedia(
   principal: Principal,
 ): Promise<void> {
   if (!isSid(mediaSid, 'ME')) throw new MediaNotFound();
-  await withTransaction(deps.db, async (tx) => {
+  await commitWithInvalidation(deps, { kind: 'media', accountSid, mediaSid }, async (tx) => {
     const row = await deleteMediaRow(tx, accountSid, mediaSid);
     if (!row) throw new MediaNotFound();
     assertApplicationMayAccess(principal, row); // throws: the transaction rolls back
-    await notifyInvalidation(tx, { kind: 'media', accountSid, mediaSid });
     await deps.store.delete(row.object_key);
   });
-  deps.invalidate.media(accountSid, mediaSid);
 }

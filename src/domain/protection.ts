@@ -1,16 +1,10 @@
-import { withTransaction, type Db } from '../db/pool.js';
+import type { Db } from '../db/pool.js';
 import { insertEvent } from '../db/queries/events.js';
 import { protectExistingMedia, type MediaKind } from '../db/queries/media.js';
 import { findProtection, updateProtection } from '../db/queries/protection.js';
 import { NotFound } from './errors.js';
-import { notifyInvalidation } from '../db/notifications.js';
 import { findRetentionDays, updateRetentionDays } from '../db/queries/accounts.js';
-import type { LocalInvalidation } from './media-cache.js';
-
-export interface ProtectionDeps {
-  db: Db;
-  invalidate: LocalInvalidation;
-}
+import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
 
 export const MEDIA_KINDS: readonly MediaKind[] = ['message', 'recording', 'fax'];
 
@@ -32,11 +26,11 @@ export async function getProtection(db: Db, accountSid: string): Promise<Protect
  * upload that inserts afterwards reads the new value (see insertMedia's FOR SHARE).
  */
 export async function setProtection(
-  deps: ProtectionDeps,
+  deps: InvalidationDeps,
   accountSid: string,
   changes: Partial<Record<MediaKind, boolean>>,
 ): Promise<ProtectionState> {
-  await withTransaction(deps.db, async (tx) => {
+  await commitWithInvalidation(deps, { kind: 'media', accountSid }, async (tx) => {
     for (const kind of MEDIA_KINDS) {
       const enabled = changes[kind];
       if (enabled === undefined) continue;
@@ -44,22 +38,17 @@ export async function setProtection(
         await insertEvent(tx, accountSid, 'media_protection.changed', { kind, enabled });
       }
     }
-    await notifyInvalidation(tx, { kind: 'media', accountSid });
   });
-  deps.invalidate.media(accountSid);
   return getProtection(deps.db, accountSid);
 }
 
 /** Makes every existing media of a kind require credentials; returns how many changed. */
-export async function protectExisting(deps: ProtectionDeps, accountSid: string, kind: MediaKind): Promise<number> {
-  const n = await withTransaction(deps.db, async (tx) => {
+export async function protectExisting(deps: InvalidationDeps, accountSid: string, kind: MediaKind): Promise<number> {
+  return commitWithInvalidation(deps, { kind: 'media', accountSid }, async (tx) => {
     const changed = await protectExistingMedia(tx, accountSid, kind);
     await insertEvent(tx, accountSid, 'media_protection.protected_existing', { kind, protected: changed });
-    await notifyInvalidation(tx, { kind: 'media', accountSid });
     return changed;
   });
-  deps.invalidate.media(accountSid);
-  return n;
 }
 
 export async function getRetention(db: Db, accountSid: string): Promise<number | null> {
@@ -69,11 +58,9 @@ export async function getRetention(db: Db, accountSid: string): Promise<number |
 }
 
 /** Media kept until deleted (null) or for a number of days. */
-export async function setRetention(deps: ProtectionDeps, accountSid: string, days: number | null): Promise<void> {
-  await withTransaction(deps.db, async (tx) => {
+export async function setRetention(deps: InvalidationDeps, accountSid: string, days: number | null): Promise<void> {
+  await commitWithInvalidation(deps, { kind: 'media', accountSid }, async (tx) => {
     await updateRetentionDays(tx, accountSid, days);
     await insertEvent(tx, accountSid, 'retention.changed', { days });
-    await notifyInvalidation(tx, { kind: 'media', accountSid });
   });
-  deps.invalidate.media(accountSid);
 }

@@ -1,5 +1,10 @@
 import { LRUCache } from 'lru-cache';
 
+export interface SignedUrl {
+  url: string;
+  signedAt: Date;
+}
+
 /**
  * Reuses a signed URL for the same object, method and disposition for up to
  * `reuseSeconds`, so that a hot media costs a map lookup instead of a signature (SigV4
@@ -9,7 +14,7 @@ import { LRUCache } from 'lru-cache';
  * gets a cached URL.
  */
 export class SignedUrlCache {
-  private readonly urls: LRUCache<string, { url: string; signedAt: number }>;
+  private readonly urls: LRUCache<string, SignedUrl>;
   private readonly reuseSeconds: number;
 
   /** Reuse for 60 s at most, and never more than a tenth of the URLs' lifetime. */
@@ -18,12 +23,12 @@ export class SignedUrlCache {
     this.urls = new LRUCache({ max });
   }
 
-  async get(key: string, now: Date, sign: (signedAt: Date) => Promise<string>): Promise<string> {
+  async get(key: string, now: Date, sign: (signedAt: Date) => Promise<SignedUrl>): Promise<SignedUrl> {
     if (this.reuseSeconds === 0) return sign(now);
     const hit = this.urls.get(key);
-    if (hit && now.getTime() - hit.signedAt < this.reuseSeconds * 1000 && hit.signedAt <= now.getTime()) return hit.url;
-    const url = await sign(now);
-    this.urls.set(key, { url, signedAt: now.getTime() });
-    return url;
+    if (hit && now.getTime() - hit.signedAt.getTime() < this.reuseSeconds * 1000 && hit.signedAt <= now) return hit;
+    const signed = await sign(now);
+    this.urls.set(key, signed);
+    return signed;
   }
 }

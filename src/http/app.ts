@@ -5,25 +5,34 @@ import type { Config } from '../config.js';
 import type { MigrationFile } from '../db/migrate.js';
 import type { Db } from '../db/pool.js';
 import type { Authenticator } from '../domain/credentials.js';
-import type { Metrics } from '../metrics.js';
-import type { LocalInvalidation, MediaCache } from '../domain/media-cache.js';
+import type { LocalInvalidation } from '../domain/invalidation.js';
+import type { MediaCache } from '../domain/media-cache.js';
 import type { SignedUrlCache } from '../domain/signed-url-cache.js';
+import type { Metrics } from '../metrics.js';
+import type { LocalStore } from '../storage/local.js';
 import type { Store } from '../storage/store.js';
 import { authenticate } from './auth.js';
 import { browserPolicy } from './browser-policy.js';
-import { DEFAULT_UPLOAD_PACE, type UploadPace } from './upload-pace.js';
 import { errorHandler } from './errors.js';
 import { requestLog } from './request-log.js';
+import { blobRoutes } from './routes/blobs.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { mediaRoutes } from './routes/media.js';
-import { mediaUrlFastPath, mediaUrlRoute } from './routes/media-url.js';
-import { credentialRoutes } from './routes/credentials.js';
+import { mediaUrl } from './routes/media-url.js';
 import { settingsRoutes } from './routes/settings.js';
+import { DEFAULT_UPLOAD_PACE, type UploadPace } from './upload-pace.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy' | 'corsOrigins' | 'metricsToken'>;
+  config: Pick<
+    Config,
+    'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy' | 'corsOrigins' | 'metricsToken' | 'mediaDelivery'
+  >;
   db: Db;
   store: Store;
+  /** set: the zero-config store, whose signed blob URLs this app serves */
+  localStore?: LocalStore | undefined;
   authenticator: Authenticator;
   log: Logger;
   metrics: Metrics;
@@ -34,11 +43,10 @@ export interface AppDeps {
   /** tells this instance's caches about changes it just committed */
   invalidate: LocalInvalidation;
   /** how slowly an upload's body may arrive before it is cut off (tests shorten it) */
-  uploadPace?: UploadPace;
-  /** extra routes mounted before the account routes (the local store's blob endpoint) */
-  extraRoutes?: (router: Router) => void;
+  uploadPace?: UploadPace | undefined;
 }
 
+/** The middleware order and the routes; src/service.ts builds what they are given. */
 export function createApp(deps: AppDeps): Koa {
   const { config } = deps;
   // proxy: trust X-Forwarded-For for ctx.ip only when TRUST_PROXY=1, and then only its
@@ -47,13 +55,6 @@ export function createApp(deps: AppDeps): Koa {
   // Errors are answered and logged by errorHandler; Koa's own stderr printing is not needed.
   app.silent = true;
 
-  // Paths match exactly, as written: `/V1/…` or a trailing slash is another (unknown)
-  // path, so an exact-path rule at a proxy cannot be side-stepped.
-  const router = new Router({ strict: true, sensitive: true });
-  healthRoutes(router, { ...deps, metricsToken: config.metricsToken });
-  deps.extraRoutes?.(router);
-  // Router middleware runs only for matched routes, before their handlers.
-  router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
   const mediaDeps = {
     db: deps.db,
     store: deps.store,
@@ -66,17 +67,26 @@ export function createApp(deps: AppDeps): Koa {
     publicBaseUrl: config.publicBaseUrl,
     mediaMaxBytes: config.mediaMaxBytes,
     mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
+    mediaDelivery: config.mediaDelivery,
     uploadPace: deps.uploadPace ?? DEFAULT_UPLOAD_PACE,
   };
-  mediaRoutes(router, mediaDeps); // registers `…/:mediaSid.json` first: it must win over the media URL
-  mediaUrlRoute(router, mediaDeps);
+
+  // Paths match exactly, as written: `/V1/…` or a trailing slash is another (unknown)
+  // path, so an exact-path rule at a proxy cannot be side-stepped.
+  const router = new Router({ strict: true, sensitive: true });
+  healthRoutes(router, { ...deps, metricsToken: config.metricsToken });
+  if (deps.localStore) blobRoutes(router, { store: deps.localStore, clock: deps.clock });
+  // Router middleware runs only for matched routes, before their handlers.
+  router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
+  mediaRoutes(router, mediaDeps);
   settingsRoutes(router, deps);
   credentialRoutes(router, deps);
+  eventRoutes(router, deps);
 
   app.use(requestLog(deps.log, deps.metrics));
   app.use(errorHandler(deps.log));
   app.use(browserPolicy(config));
-  app.use(mediaUrlFastPath(mediaDeps));
+  app.use(mediaUrl(mediaDeps)); // GET/HEAD of media URLs, ahead of the router: the hot path
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

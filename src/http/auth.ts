@@ -7,22 +7,18 @@ import {
 } from '../domain/credentials.js';
 import { InvalidCredentials } from '../domain/errors.js';
 
-export interface AuthState {
+interface AuthState {
   principal?: Principal | undefined;
-  authenticated?: boolean;
 }
 
 /**
- * Reads the Authorization header, once per request. A missing header leaves the request
+ * Who the request's Authorization header names. A missing header leaves the request
  * anonymous; a bad one fails at once with 401, before anything is looked up.
  */
-export async function authenticateOnce(ctx: Context, authenticator: Authenticator): Promise<Principal | undefined> {
-  const state = ctx.state as AuthState;
-  if (!state.authenticated) {
-    state.principal = await authenticator.authenticate(authorizationHeader(ctx), ctx.ip);
-    state.authenticated = true;
-  }
-  return state.principal;
+export async function readPrincipal(ctx: Context, authenticator: Authenticator): Promise<Principal | undefined> {
+  const principal = await authenticator.authenticate(authorizationHeader(ctx), ctx.ip);
+  (ctx.state as AuthState).principal = principal;
+  return principal;
 }
 
 /**
@@ -43,7 +39,7 @@ function authorizationHeader(ctx: Context): string | undefined {
 /** Router middleware for every /v1/accounts route. */
 export function authenticate(authenticator: Authenticator) {
   return async function authenticateRequest(ctx: Context, next: Next): Promise<void> {
-    await authenticateOnce(ctx, authenticator);
+    await readPrincipal(ctx, authenticator);
     await next();
   };
 }

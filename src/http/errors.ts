@@ -2,7 +2,9 @@ import type { Context, Next } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError } from './http-errors.js';
-import { DomainError, type ErrorCode, InvalidRequest, NotFound, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
+import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
+import { InvalidSignedUrl, ObjectTooLarge, StoreUnavailable } from '../storage/errors.js';
+import { DomainError, type ErrorCode, Forbidden, InvalidRequest, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
 
 // The one place where errors become HTTP responses.
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -50,26 +52,9 @@ export function errorBody(status: number, code: string | undefined, message: str
   };
 }
 
-// pg and network errors that mean "the database is unreachable", not a bug.
-const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
-function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  if (e.code && UNAVAILABLE_ERRNOS.has(e.code)) return true;
-  // SQLSTATE class 08 (connection exception), 57P01-03 (admin shutdown, crash, cannot connect now), 57014 (statement timeout)
-  if (e.code && (/^08/.test(e.code) || /^57P0[123]$/.test(e.code) || e.code === '57014')) return true;
-  const m = e.message ?? '';
-  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout/i.test(m);
-}
-
 /** Node destroys a request whose client closed mid-body with an 'aborted' ECONNRESET. */
 function clientWentAway(ctx: Context): boolean {
   return (ctx.req.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET';
-}
-
-/** SQLSTATE class 22: data exception (invalid text, numeric out of range, ...). */
-function isDataException(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
 }
 
 /**
@@ -102,22 +87,10 @@ export function errorHandler(log: Logger) {
         ctx.state.errorCode = body.error.code;
       }
     } catch (caught) {
-      let err = caught;
-      if (ctx.req.errored instanceof HttpError) {
-        // We cut the request off ourselves (a stalled upload): that, not the downstream
-        // failure it caused, is the answer.
-        err = ctx.req.errored;
-      } else if (clientWentAway(ctx)) {
-        // Whatever failed downstream (a store write, a read of the body) failed because
-        // the client left: its doing, not an outage (no 503 in logs or metrics).
-        err = new InvalidRequest('the request was cut short by the client');
-      } else if (!(err instanceof DomainError) && isDatabaseUnavailable(err)) {
-        err = new ServiceUnavailable('the database is unavailable');
-      } else if (isDataException(err)) {
-        // A value PostgreSQL cannot take (a NUL byte, an out-of-range number) that input
-        // validation let through: the client's input, not our failure. Logged to be fixed.
-        log.warn({ err, request_id: ctx.state.requestId }, 'database refused a value that validation let through');
-        err = new InvalidRequest('the request holds a value that cannot be stored or searched');
+      const err = classify(caught, ctx);
+      if (err instanceof InvalidRequest && isDataException(caught)) {
+        // A value validation let through (a NUL byte, an out-of-range number): logged to be fixed.
+        log.warn({ err: caught, request_id: ctx.state.requestId }, 'database refused a value that validation let through');
       }
       let status: number;
       let body: ErrorBody;
@@ -131,17 +104,13 @@ export function errorHandler(log: Logger) {
           ctx.set('Retry-After', String(err.retryAfterSeconds));
         }
       } else {
-        const e = err as { status?: unknown; statusCode?: unknown; expose?: boolean; message?: string };
-        const raw = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+        // Koa's own HTTP errors (ctx.throw) keep their status, and their message only when
+        // marked safe; anything else is a 500 whose details go to the log alone.
+        const e = err as { status?: unknown; expose?: boolean; message?: string };
+        const raw = typeof e.status === 'number' ? e.status : 500;
         status = raw >= 400 && raw <= 599 ? raw : 500;
         body = errorBody(status, undefined, status < 500 && e.expose ? e.message : undefined);
-        if (status >= 500) {
-          log.error({ err, request_id: ctx.state.requestId }, 'unhandled error');
-        }
-        if (typeof (e as { headers?: unknown }).headers === 'object') {
-          const headers = (e as { headers: Record<string, string> }).headers;
-          if (headers.Allow ?? headers.allow) ctx.set('Allow', headers.Allow ?? headers.allow!);
-        }
+        if (status >= 500) log.error({ err, request_id: ctx.state.requestId }, 'unhandled error');
       }
       if (status === 401) ctx.set('WWW-Authenticate', WWW_AUTHENTICATE);
       ctx.status = status;
@@ -149,4 +118,21 @@ export function errorHandler(log: Logger) {
       ctx.state.errorCode = body.error.code;
     }
   }
+}
+
+/** What an error means to the client, whichever layer threw it. */
+function classify(err: unknown, ctx: Context): unknown {
+  // We cut the request off ourselves (a stalled upload): that, not the downstream
+  // failure it caused, is the answer.
+  if (ctx.req.errored instanceof HttpError) return ctx.req.errored;
+  // Whatever failed downstream (a store write, a read of the body) failed because the
+  // client left: its doing, not an outage (no 503 in logs or metrics).
+  if (clientWentAway(ctx)) return new InvalidRequest('the request was cut short by the client');
+  if (err instanceof DomainError || err instanceof HttpError) return err;
+  if (err instanceof ObjectTooLarge) return new PayloadTooLarge(err.maxBytes);
+  if (err instanceof StoreUnavailable) return new ServiceUnavailable(err.message);
+  if (err instanceof InvalidSignedUrl) return new Forbidden(err.message);
+  if (isDatabaseUnavailable(err)) return new ServiceUnavailable('the database is unavailable');
+  if (isDataException(err)) return new InvalidRequest('the request holds a value that cannot be stored or searched');
+  return err;
 }

@@ -68,3 +68,6 @@ export const pageSize = (max: number, fallback: number) =>
     .transform(Number)
     .pipe(z.number().int().min(1, `must be from 1 to ${max}`).max(max, `must be from 1 to ${max}`))
     .default(fallback);
+
+/** An empty query value (`?kind=`) means the parameter is absent, as a form sends it. */
+export const absentIfEmpty = (v: unknown) => (v === '' ? undefined : v);

@@ -5,9 +5,12 @@ import type { Metrics } from '../metrics.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The route pattern (bounded label set for metrics), never the raw path. */
+/**
+ * The route pattern (a bounded label set for metrics), never the raw path: the media
+ * URL names its own; the router's is `ctx._matchedRoute`, which @koa/router documents.
+ */
 function routeOf(ctx: Context): string {
-  return (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+  return (ctx.state.route as string | undefined) ?? (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
 }
 
 /**

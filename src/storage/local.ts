@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Forbidden, PayloadTooLarge } from '../domain/errors.js';
+import { InvalidSignedUrl, ObjectTooLarge } from './errors.js';
 import { isObjectKey } from './object-key.js';
 import { MeasuredBody } from './measured-body.js';
 import { signMessage, verifyMessage, type Keyring } from './signing-keys.js';
-import type { ListedObject, SignedMethod, Store, StoredObject, UrlToSign } from './store.js';
+import type { ByteRange, ListedObject, SignedMethod, Store, StoredObject, UrlToSign } from './store.js';
 
 /**
  * The zero-configuration store: files under a directory, served by the service itself
@@ -18,7 +18,7 @@ import type { ListedObject, SignedMethod, Store, StoredObject, UrlToSign } from 
  * 404 at once.
  */
 export interface LocalStore extends Store {
-  /** checks a blob URL's signature and expiry; Forbidden when either fails */
+  /** checks a blob URL's signature and expiry; InvalidSignedUrl when either fails */
   verifyUrl(request: BlobRequest): Promise<BlobAccess>;
   /** the file of an object, or undefined when it is gone */
   statObject(key: string): Promise<{ path: string; sizeBytes: number; modifiedAt: Date } | undefined>;
@@ -73,7 +73,7 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
         await rename(tmp, target);
       } catch (err) {
         await rm(tmp, { force: true });
-        if (measured.sizeBytes > maxBytes) throw new PayloadTooLarge(maxBytes);
+        if (measured.sizeBytes > maxBytes) throw new ObjectTooLarge(maxBytes);
         throw err;
       }
       return { sizeBytes: measured.sizeBytes, sha256: measured.digest() };
@@ -83,8 +83,9 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
       await rm(filePath(key), { force: true });
     },
 
-    async exists(key: string): Promise<boolean> {
-      return (await this.statObject(key)) !== undefined;
+    async read(key: string, range?: ByteRange): Promise<Readable | undefined> {
+      const file = await this.statObject(key);
+      return file && createReadStream(file.path, range);
     },
 
     async *list(): AsyncIterable<ListedObject> {
@@ -122,7 +123,7 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
       const cacheKey = typeof sig === 'string' ? `${request.method} ${request.key} ${exp} ${kid} ${ct} ${cd} ${sig}` : undefined;
       const hit = cacheKey === undefined ? undefined : verified.get(cacheKey);
       if (hit) {
-        if (request.now.getTime() >= hit.expiresAt.getTime()) throw new Forbidden('the URL has expired');
+        if (request.now.getTime() >= hit.expiresAt.getTime()) throw new InvalidSignedUrl('the URL has expired');
         return hit;
       }
       if (
@@ -137,21 +138,21 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
         CONTROL.test(ct) ||
         CONTROL.test(cd)
       ) {
-        throw new Forbidden('the URL is not a valid signed media URL');
+        throw new InvalidSignedUrl('the URL is not a valid signed media URL');
       }
       const signature = Buffer.from(sig, 'base64url');
       // base64url decoding ignores the unused low bits of the last character: only the
       // canonical spelling of a signature is accepted, so a URL has exactly one form.
-      if (signature.toString('base64url') !== sig) throw new Forbidden('the URL signature is invalid');
+      if (signature.toString('base64url') !== sig) throw new InvalidSignedUrl('the URL signature is invalid');
       const key = await keyring.find(kid);
       // A URL signed for GET also serves HEAD (HTTP's HEAD is a GET without the body);
       // one signed for HEAD serves only HEAD, as S3's do.
       const methods: SignedMethod[] = request.method === 'HEAD' ? ['HEAD', 'GET'] : ['GET'];
       const valid =
         key !== undefined && methods.some((m) => verifyMessage(key, signedMessage(m, request.key, exp, kid, ct, cd), signature));
-      if (!valid) throw new Forbidden('the URL signature is invalid');
+      if (!valid) throw new InvalidSignedUrl('the URL signature is invalid');
       const expiresAt = new Date(Number(exp) * 1000);
-      if (request.now.getTime() >= expiresAt.getTime()) throw new Forbidden('the URL has expired');
+      if (request.now.getTime() >= expiresAt.getTime()) throw new InvalidSignedUrl('the URL has expired');
       const access = { contentType: ct, contentDisposition: cd || undefined, expiresAt };
       verified.set(cacheKey!, access, { ttl: Math.max(1, expiresAt.getTime() - request.now.getTime()) });
       return access;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PayloadTooLarge } from '../domain/errors.js';
+import { ObjectTooLarge } from './errors.js';
 
 /**
  * Passes bytes through while counting and hashing them, and fails the stream with
- * PayloadTooLarge as soon as more than maxBytes went by, so a store never holds more.
+ * ObjectTooLarge as soon as more than maxBytes went by, so a store never holds more.
  */
 export class MeasuredBody extends Transform {
   sizeBytes = 0;
@@ -17,7 +17,7 @@ export class MeasuredBody extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.sizeBytes += chunk.length;
     if (this.sizeBytes > this.maxBytes) {
-      callback(new PayloadTooLarge(this.maxBytes));
+      callback(new ObjectTooLarge(this.maxBytes));
       return;
     }
     this.hash.update(chunk);

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
-  HeadObjectCommand,
+  GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
-import { PayloadTooLarge, ServiceUnavailable } from '../domain/errors.js';
+import { ObjectTooLarge, StoreUnavailable } from './errors.js';
 import { MeasuredBody } from './measured-body.js';
-import type { ListedObject, Store, StoredObject, UrlToSign } from './store.js';
+import type { ByteRange, ListedObject, Store, StoredObject, UrlToSign } from './store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -92,7 +92,7 @@ export function createS3Store(options: S3StoreOptions): Store {
           }).done();
         }
       } catch (err) {
-        if (measured.sizeBytes > maxBytes) throw new PayloadTooLarge(maxBytes);
+        if (measured.sizeBytes > maxBytes) throw new ObjectTooLarge(maxBytes);
         if (body.destroyed && !body.readableEnded) throw err; // the client went away
         throw storeError(err);
       }
@@ -107,12 +107,14 @@ export function createS3Store(options: S3StoreOptions): Store {
       }
     },
 
-    async exists(key: string): Promise<boolean> {
+    async read(key: string, range?: ByteRange): Promise<Readable | undefined> {
       try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-        return true;
+        const object = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }),
+        );
+        return object.Body as Readable;
       } catch (err) {
-        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
         throw storeError(err);
       }
     },
@@ -225,7 +227,7 @@ function formatQuery(query: Record<string, string | string[] | null | undefined>
 function storeError(err: unknown): Error {
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (status === undefined || status >= 500) {
-    return new ServiceUnavailable('the object store is unavailable');
+    return new StoreUnavailable();
   }
   return err as Error;
 }

@@ -2,7 +2,6 @@ import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyO
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nacl from 'tweetnacl';
-import { MAX_URL_TTL_SECONDS } from '../config.js';
 
 /**
  * Ed25519 keys that sign the local store's URLs, kept as files under DATA_DIR/keys.
@@ -83,16 +82,20 @@ export async function loadKeys(dir: string): Promise<SigningKey[]> {
 }
 
 /**
- * Adds a key (`mediagate keys rotate-signing`). Keys replaced more than the longest URL
- * lifetime ago can no longer have valid URLs and are removed.
+ * Adds a key (`mediagate keys rotate-signing`). Keys replaced more than
+ * retireAfterSeconds ago (longer than any URL they signed can live) are removed.
  */
-export async function rotateKeys(dir: string, now = new Date()): Promise<{ added: SigningKey; removed: string[] }> {
+export async function rotateKeys(
+  dir: string,
+  options: { retireAfterSeconds: number; now?: Date },
+): Promise<{ added: SigningKey; removed: string[] }> {
+  const now = options.now ?? new Date();
   const existing = await loadKeys(dir);
   const added = await generateKey(dir, now);
   const removed: string[] = [];
   for (let i = 0; i < existing.length - 1; i++) {
     const replacedAt = existing[i + 1]!.createdAt.getTime();
-    if (now.getTime() - replacedAt > (MAX_URL_TTL_SECONDS + 3600) * 1000) {
+    if (now.getTime() - replacedAt > options.retireAfterSeconds * 1000) {
       await rm(path.join(dir, `${existing[i]!.kid}.json`), { force: true });
       removed.push(existing[i]!.kid);
     }

@@ -19,6 +19,12 @@ export interface UrlToSign {
   ttlSeconds: number;
 }
 
+/** A byte range, both ends included (RFC 9110's `bytes=start-end`). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface ListedObject {
   key: string;
   lastModified: Date;
@@ -32,16 +38,19 @@ export interface Store {
   /** one line for the startup banner */
   readonly description: string;
   /**
-   * Streams body to the object named key, at most maxBytes (PayloadTooLarge beyond,
+   * Streams body to the object named key, at most maxBytes (ObjectTooLarge beyond,
    * with nothing left stored). `declaredBytes` is the request's Content-Length when it
    * had one (HTTP framing guarantees a completed body has exactly that length). An
-   * unreachable store throws ServiceUnavailable.
+   * unreachable store throws StoreUnavailable.
    */
   put(key: string, body: Readable, contentType: string, maxBytes: number, declaredBytes?: number): Promise<StoredObject>;
+  /**
+   * The object's bytes (or a range of them) as a stream, for delivery through the
+   * service; undefined when the object is gone. Destroying the stream releases it.
+   */
+  read(key: string, range?: ByteRange): Promise<Readable | undefined>;
   /** removes the object; removing a missing object is not an error */
   delete(key: string): Promise<void>;
-  /** whether the object exists */
-  exists(key: string): Promise<boolean>;
   /** every stored object, in byte order of keys as S3 lists them (for `mediagate gc`) */
   list(): AsyncIterable<ListedObject>;
   /**

@@ -140,7 +140,7 @@ describe('GET /v1/blobs/:account/:media (the local store)', () => {
 
   it('keeps URLs signed by a rotated-out key valid, and signs new ones with the new key', async () => {
     const old = await signedUrl();
-    const { added } = await rotateKeys(path.join(dataDir, 'keys'));
+    const { added } = await rotateKeys(path.join(dataDir, 'keys'), { retireAfterSeconds: 7 * 86_400 });
     // The store signs directly here: the service reuses a media's URL for up to a minute.
     const signFresh = () =>
       svc.store.signUrl({ key: `${account.sid}/${media.sid}`, method: 'GET', contentType: 'image/png', signedAt: new Date(), ttlSeconds: 60 });

@@ -1,17 +1,6 @@
-import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readMigrations } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/pool.js';
-import { createAuthenticator } from '../../src/domain/credentials.js';
-import { createApp } from '../../src/http/app.js';
-import { createLogger } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
-import { NO_LOCAL_CACHES } from '../../src/domain/media-cache.js';
-import { parseConfig } from '../../src/config.js';
 import { createScratchDatabase } from '../support/cli.js';
-import { getMediaUrl, newAccount, startService, uploadJson, type TestService, testS3Store } from '../support/service.js';
+import { getMediaUrl, newAccount, startService, uploadJson, type TestService } from '../support/service.js';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -32,32 +21,14 @@ describe('service endpoints', () => {
 
   it('GET /readyz answers 503 on a database that is not migrated', async () => {
     const scratch = await createScratchDatabase();
-    const db = createPool(scratch.url);
-    const store = testS3Store();
-    const server = createServer(
-      createApp({
-        config: parseConfig({}),
-        db,
-        store,
-        authenticator: createAuthenticator({ db }),
-        log: createLogger('silent'),
-        metrics: createMetrics({ defaultMetrics: false }),
-        migrations: await readMigrations(),
-        clock: () => new Date(),
-        invalidate: NO_LOCAL_CACHES,
-      }).callback(),
-    );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const unmigrated = await startService({ databaseUrl: scratch.url });
     try {
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`);
+      const res = await fetch(`${unmigrated.baseUrl}/readyz`);
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).not.toBeNull();
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
     } finally {
-      server.close();
-      await db.end();
-      await store.close();
+      await unmigrated.close();
       await scratch.drop();
     }
   });

@@ -7,6 +7,7 @@ import {
   type MediaJson,
   type TestAccount,
   type TestService,
+  objectExists,
 } from '../support/service.js';
 
 let svc: TestService;
@@ -110,7 +111,7 @@ describe('DELETE /v1/accounts/:account/media/:media', () => {
     expect(res.status).toBe(204);
     expect((await getMediaUrl(m.url)).status).toBe(404);
     expect((await get(a, `/media/${m.sid}.json`)).status).toBe(404);
-    expect(await svc.store.exists(`${a.sid}/${m.sid}`)).toBe(false);
+    expect(await objectExists(svc.store, `${a.sid}/${m.sid}`)).toBe(false);
     const gone = await fetch(location);
     expect(gone.status).toBe(404);
     await gone.arrayBuffer();

@@ -14,14 +14,18 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+// Outages must be answered, not waited out: each request below is aborted (and the
+// test fails) if no answer came within 10 s; the times are printed, not asserted.
+const bound = () => ({ signal: AbortSignal.timeout(10_000) });
+async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
   const started = performance.now();
   const result = await fn();
-  return [result, performance.now() - started];
+  console.log(`${what}: answered in ${(performance.now() - started).toFixed(0)} ms`);
+  return result;
 }
 
 describe('database outage', () => {
-  it('answers 503 with Retry-After within 2 s, keeps /healthz and cached redirects, and recovers without restart', async () => {
+  it('answers 503 with Retry-After at once, keeps /healthz and cached redirects, and recovers without restart', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mg-outage-db-'));
     const port = await findFreePort();
     let pg: EmbeddedPostgres = await openEmbeddedPostgres(path.join(dir, 'pg'), { port });
@@ -44,49 +48,46 @@ describe('database outage', () => {
     // A client checked out (a transaction, a periodic job) when the server goes away gets
     // an 'error' event; it must not go unhandled (vitest fails the run on one).
     const held = await checkout(svc.db);
+    const lost = new Promise((resolve) => (held.once('error', resolve), held.once('end', resolve)));
     await pg.stop(); // the PostgreSQL server process really stops
-    await new Promise((r) => setTimeout(r, 100));
+    await lost;
     held.release(true);
 
-    const [upl, uploadMs] = await timed(() => upload(svc, account, 'during outage'));
+    const upl = await timed('upload', () =>
+      fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media?kind=message`, {
+        method: 'POST',
+        headers: { Authorization: account.basic },
+        body: 'during outage',
+        ...bound(),
+      }),
+    );
     expect(upl.status).toBe(503);
     expect(upl.headers.get('retry-after')).not.toBeNull();
     expect(((await upl.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
-    expect(uploadMs).toBeLessThan(2000);
 
-    const [list, listMs] = await timed(() => fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media`, { headers: { Authorization: account.basic } }));
+    const list = await timed('list', () => fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media`, { headers: { Authorization: account.basic }, ...bound() }));
     expect(list.status).toBe(503);
-    expect(listMs).toBeLessThan(2000);
-    const [uncached, uncachedMs] = await timed(() => getMediaUrl(cold.url, { headers: { Authorization: account.basic } }));
+    const uncached = await timed('uncached redirect', () => getMediaUrl(cold.url, { headers: { Authorization: account.basic }, ...bound() }));
     expect(uncached.status).toBe(503);
-    expect(uncachedMs).toBeLessThan(2000);
-
-    const [ready, readyMs] = await timed(() => fetch(`${svc.baseUrl}/readyz`));
+    const ready = await timed('readyz', () => fetch(`${svc.baseUrl}/readyz`, bound()));
     expect(ready.status).toBe(503);
-    expect(readyMs).toBeLessThan(2000);
     expect((await fetch(`${svc.baseUrl}/healthz`)).status).toBe(200);
 
     // Cached credentials and media keep redirecting: presigning needs no database.
     expect((await getMediaUrl(secret.url, { headers: { Authorization: account.basic } })).status).toBe(302);
     expect((await getMediaUrl(legacy.url)).status).toBe(302);
 
-    const restartedAt = performance.now();
     pg = await openEmbeddedPostgres(path.join(dir, 'pg'), { port });
-    let recoveredMs = Infinity;
-    for (let i = 0; i < 100; i++) {
-      if ((await fetch(`${svc.baseUrl}/readyz`)).status === 200) {
-        recoveredMs = performance.now() - restartedAt;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    console.log(`database back: service ready again ${recoveredMs.toFixed(0)} ms after the server restarted`);
-    expect(recoveredMs).toBeLessThan(5000);
+    // No restart of the service: its pool connects anew on the next request.
+    expect((await timed('readyz after the restart', () => fetch(`${svc.baseUrl}/readyz`, bound()))).status).toBe(200);
     expect((await upload(svc, account, 'after outage')).status).toBe(201);
     expect((await getMediaUrl(cold.url, { headers: { Authorization: account.basic } })).status).toBe(302);
-    // The LISTEN connection is back too: a revocation still reaches the caches.
-    for (let i = 0; i < 100 && !svc.feed.isConnected(); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(svc.feed.isConnected()).toBe(true);
+    // The LISTEN connection is back too (it retries with a backoff of up to 5 s): a
+    // change's NOTIFY reaches the caches again.
+    await timed('invalidation feed listening again', () => svc.feed.ready());
+    const noticed = svc.nextInvalidation(account.sid);
+    await setProtection(svc, account, { fax: true });
+    await noticed;
   }, 60_000);
 });
 
@@ -107,10 +108,16 @@ describe('object store outage', () => {
 
     await s3.close(); // the S3 server really stops listening
 
-    const [upl, ms] = await timed(() => upload(svc, account, 'lost?'));
+    const upl = await timed('upload while S3 is down', () =>
+      fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media?kind=message`, {
+        method: 'POST',
+        headers: { Authorization: account.basic },
+        body: 'lost?',
+        ...bound(),
+      }),
+    );
     expect(upl.status).toBe(503);
     expect(upl.headers.get('retry-after')).not.toBeNull();
-    expect(ms).toBeLessThan(5000);
     const { rows } = await svc.db.query('SELECT count(*)::int AS n FROM media WHERE account_sid = $1', [account.sid]);
     expect(rows[0].n).toBe(1);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { getMediaUrl, newAccount, startService, uploadJson, type TestAccount, type TestService } from '../support/service.js';
+import { getMediaUrl, newAccount, startService, uploadJson, type TestAccount, type TestService, objectExists } from '../support/service.js';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -76,8 +76,8 @@ describe('mediagate sweep', () => {
     expect(JSON.parse(res.stdout).deleted).toBeGreaterThanOrEqual(5);
     const { rows } = await svc.db.query('SELECT sid FROM media WHERE account_sid = ANY($1::text[]) ORDER BY sid', [[a.sid, keep.sid]]);
     expect(rows.map((r) => r.sid).sort()).toEqual([young.sid, other.sid].sort());
-    for (const m of expired) expect(await svc.store.exists(`${a.sid}/${m.sid}`)).toBe(false);
-    expect(await svc.store.exists(`${a.sid}/${young.sid}`)).toBe(true);
+    for (const m of expired) expect(await objectExists(svc.store, `${a.sid}/${m.sid}`)).toBe(false);
+    expect(await objectExists(svc.store, `${a.sid}/${young.sid}`)).toBe(true);
   });
 
   it('answers usage errors with exit 2', async () => {

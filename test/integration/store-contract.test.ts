@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayloadTooLarge } from '../../src/domain/errors.js';
+import { ObjectTooLarge } from '../../src/storage/errors.js';
 import {
   getMediaUrl,
   newAccount,
@@ -13,6 +13,7 @@ import {
   uploadJson,
   type TestAccount,
   type TestService,
+  objectExists,
 } from '../support/service.js';
 
 const run = promisify(execFile);
@@ -36,12 +37,12 @@ describe.each(['s3', 'local'] as const)('the %s store', (storeKind) => {
     const bytes = randomBytes(1000);
     const stored = await svc.store.put(key, Readable.from([bytes]), 'image/gif', 10_000);
     expect(stored).toEqual({ sizeBytes: 1000, sha256: sha256(bytes) });
-    expect(await svc.store.exists(key)).toBe(true);
+    expect(await objectExists(svc.store, key)).toBe(true);
     const listed: string[] = [];
     for await (const o of svc.store.list()) listed.push(o.key);
     expect(listed).toContain(key);
     await svc.store.delete(key);
-    expect(await svc.store.exists(key)).toBe(false);
+    expect(await objectExists(svc.store, key)).toBe(false);
     await svc.store.delete(key); // deleting a missing object is fine
   });
 
@@ -49,14 +50,14 @@ describe.each(['s3', 'local'] as const)('the %s store', (storeKind) => {
     const key = `${account.sid}/ME${randomBytes(16).toString('hex')}`;
     await svc.store.put(key, Readable.from([randomBytes(10)]), 'image/gif', 100);
     expect(await svc.store.removeAbandonedUploads(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(0);
-    expect(await svc.store.exists(key)).toBe(true);
+    expect(await objectExists(svc.store, key)).toBe(true);
   });
 
   it('refuses more than maxBytes and keeps nothing', async () => {
     const key = `${account.sid}/ME${randomBytes(16).toString('hex')}`;
     const body = Readable.from([randomBytes(600), randomBytes(600)]);
-    await expect(svc.store.put(key, body, 'image/gif', 1000)).rejects.toBeInstanceOf(PayloadTooLarge);
-    expect(await svc.store.exists(key)).toBe(false);
+    await expect(svc.store.put(key, body, 'image/gif', 1000)).rejects.toBeInstanceOf(ObjectTooLarge);
+    expect(await objectExists(svc.store, key)).toBe(false);
   });
 
   it('serves the exact bytes and Content-Type to fetch following the redirect with credentials', async () => {

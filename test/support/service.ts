@@ -1,35 +1,25 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { inject } from 'vitest';
-import type { Config } from '../../src/config.js';
-import { parseConfig } from '../../src/config.js';
-import { readMigrations } from '../../src/db/migrate.js';
-import { createPool, type Db } from '../../src/db/pool.js';
-import { createAccount } from '../../src/domain/accounts.js';
-import { createAuthenticator, type AuthenticatorOptions } from '../../src/domain/credentials.js';
-import { localInvalidation, startInvalidationFeed } from '../../src/main.js';
-import { MediaCache } from '../../src/domain/media-cache.js';
-import { SignedUrlCache } from '../../src/domain/signed-url-cache.js';
-import { AuthThrottle, DEFAULT_THROTTLE } from '../../src/domain/auth-throttle.js';
-import type { InvalidationListener } from '../../src/db/notifications.js';
-import { createApp } from '../../src/http/app.js';
-import { createLogger } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
-import { createS3Store } from '../../src/storage/s3.js';
-import { loadCloudFrontPrivateKey, withCloudFrontUrls } from '../../src/storage/cloudfront.js';
-import type { Store } from '../../src/storage/store.js';
-import type Router from '@koa/router';
 import { mkdtemp } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { blobRoutes } from '../../src/http/routes/blobs.js';
-import { createLocalStore } from '../../src/storage/local.js';
-import { openKeyring, type Keyring } from '../../src/storage/signing-keys.js';
+import { Writable } from 'node:stream';
+import { inject } from 'vitest';
+import { parseConfig, type Config } from '../../src/config.js';
+import { findFreePort } from '../../src/db/embedded.js';
+import type { Invalidation, InvalidationListener } from '../../src/db/notifications.js';
+import type { Db } from '../../src/db/pool.js';
+import { createAccount } from '../../src/domain/accounts.js';
+import type { UploadPace } from '../../src/http/upload-pace.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { buildService, type Service } from '../../src/service.js';
+import { createS3Store } from '../../src/storage/s3.js';
+import type { Keyring } from '../../src/storage/signing-keys.js';
+import type { Store } from '../../src/storage/store.js';
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
+/** The shared S3 test server's bucket, opened directly (to look at objects behind the service's back). */
 export function testS3Store(endpoint = inject('s3Endpoint')): Store {
   return createS3Store({
     bucket: inject('s3Bucket'),
@@ -38,6 +28,13 @@ export function testS3Store(endpoint = inject('s3Endpoint')): Store {
     forcePathStyle: true,
     credentials: S3_CREDENTIALS,
   });
+}
+
+/** Whether a store holds an object (reads its first byte, then lets go). */
+export async function objectExists(store: Store, key: string): Promise<boolean> {
+  const body = await store.read(key, { start: 0, end: 0 });
+  body?.destroy();
+  return body !== undefined;
 }
 
 export interface TestService {
@@ -50,56 +47,56 @@ export interface TestService {
   feed: InvalidationListener;
   /** the local store's signing keys (storeKind 'local' only) */
   keyring: Keyring | undefined;
+  service: Service;
+  /** resolves with the next invalidation for the account that reaches this instance by NOTIFY */
+  nextInvalidation(accountSid: string): Promise<Invalidation>;
   close(): Promise<void>;
 }
 
 export interface ServiceOptions {
+  /** added to the environment the configuration is parsed from */
   env?: Record<string, string>;
   /**
-   * 's3' (default): the shared s3rver; 'local': a local store in dataDir; 'cloudfront':
-   * the shared s3rver with CloudFront signed URLs, from the CLOUDFRONT_* variables in env
+   * 's3' (default): the shared s3rver (with CLOUDFRONT_* in env, through CloudFront URLs);
+   * 'local': a local store in dataDir
    */
   storeKind?: 's3' | 'local' | 'cloudfront';
   /** for 'local': where objects and keys live (default: a new temporary directory) */
   dataDir?: string;
   clock?: () => Date;
-  authenticator?: Partial<AuthenticatorOptions>;
-  /** false: no media cache (every redirect reads the database) */
-  mediaCache?: false;
+  /** how long a verified credential is cached */
+  credentialCacheTtlMillis?: number;
+  /** false: no media and URL caches (every redirect reads the database) */
+  caches?: false;
   /** default: the shared test database */
   databaseUrl?: string;
   /** for storeKind 's3': another S3 server than the shared one */
   s3Endpoint?: string;
+  uploadPace?: UploadPace;
 }
 
-/** The real app on a real socket, over the shared test PostgreSQL and S3 server. */
+/**
+ * The service as `mediagate serve` builds it (src/service.ts: app, HTTP server and its
+ * limits, caches, invalidation feed), on a real socket, over the shared test PostgreSQL
+ * and S3 server.
+ */
 export async function startService(options: ServiceOptions = {}): Promise<TestService> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const port = await findFreePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ PUBLIC_BASE_URL: baseUrl, AUTH_FAILURE_LIMIT: '100000', ...options.env, PORT: String(port) });
-  const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
-  const db = createPool(databaseUrl, { max: 20 });
-  const clock = options.clock ?? (() => new Date());
-  let store: Store;
-  let extraRoutes: ((router: Router) => void) | undefined;
-  let keyring: Keyring | undefined;
-  if (options.storeKind === 'local') {
-    const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-local-')));
-    keyring = await openKeyring(path.join(dataDir, 'keys'), 100);
-    const local = createLocalStore({ dir: path.join(dataDir, 'objects'), keyring, baseUrl: config.blobBaseUrl });
-    store = local;
-    extraRoutes = (router) => blobRoutes(router, { store: local, clock });
-  } else {
-    store = testS3Store(options.s3Endpoint);
-    if (options.storeKind === 'cloudfront') {
-      // What openStore builds in production when CLOUDFRONT_* are set.
-      if (!config.cloudFront) throw new Error("storeKind 'cloudfront' needs CLOUDFRONT_URL, _KEY_PAIR_ID and _PRIVATE_KEY_FILE in env");
-      store = withCloudFrontUrls(store, { ...config.cloudFront, privateKey: await loadCloudFrontPrivateKey(config.cloudFront.privateKeyFile) });
-    }
-  }
+  const storeEnv: Record<string, string> =
+    options.storeKind === 'local'
+      ? { DATA_DIR: options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-local-'))) }
+      : { S3_BUCKET: inject('s3Bucket'), S3_ENDPOINT: options.s3Endpoint ?? inject('s3Endpoint'), S3_FORCE_PATH_STYLE: '1' };
+  const config = parseConfig({
+    PUBLIC_BASE_URL: baseUrl,
+    DATABASE_URL: options.databaseUrl ?? inject('databaseUrl'),
+    // Tests send many bad credentials from 127.0.0.1 on purpose; throttling has its own tests.
+    AUTH_FAILURE_LIMIT: '100000',
+    ...storeEnv,
+    ...options.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+  });
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -107,44 +104,34 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
       cb();
     },
   });
-  // Tests send many bad credentials from 127.0.0.1 on purpose; throttling has its own tests.
-  const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit });
-  const authenticator = createAuthenticator({ db, clock, throttle, ...options.authenticator });
-  const caches = { authenticator, mediaCache: new MediaCache() };
-  // mediaCache: false keeps the app from using it (the feed still has one to invalidate).
-  const mediaCache = options.mediaCache === false ? undefined : caches.mediaCache;
-  const feed = startInvalidationFeed(databaseUrl, caches, createLogger('silent'));
-  const app = createApp({
-    config,
-    db,
-    store,
-    authenticator,
-    log: createLogger('info', sink),
+  const waiting: { accountSid: string; resolve: (i: Invalidation) => void }[] = [];
+  const service = await buildService(config, createLogger('info', sink), {
+    clock: options.clock,
     metrics: createMetrics({ defaultMetrics: false }),
-    migrations: await readMigrations(),
-    clock,
-    extraRoutes,
-    mediaCache,
-    urlCache: mediaCache ? new SignedUrlCache(config.mediaUrlTtlSeconds) : undefined,
-    invalidate: localInvalidation(caches),
+    credentialCacheTtlMillis: options.credentialCacheTtlMillis,
+    caches: options.caches ?? true,
+    uploadPace: options.uploadPace,
+    keyringPollMillis: 100,
+    periodicJobs: false,
+    onInvalidation(invalidation) {
+      for (let i = waiting.length - 1; i >= 0; i--) {
+        if (waiting[i]!.accountSid === invalidation.accountSid) waiting.splice(i, 1)[0]!.resolve(invalidation);
+      }
+    },
   });
-  server.on('request', app.callback());
+  await service.listen();
   return {
     baseUrl,
-    db,
-    store,
+    db: service.resources.db,
+    store: service.resources.store!,
     config,
-    server,
+    server: service.server,
     logLines,
-    feed,
-    keyring,
-    async close() {
-      await feed.close();
-      server.closeAllConnections();
-      server.close();
-      await store.close();
-      await db.end();
-    },
+    feed: service.feed,
+    keyring: service.resources.keyring,
+    service,
+    nextInvalidation: (accountSid) => new Promise((resolve) => waiting.push({ accountSid, resolve })),
+    close: () => service.stop(0),
   };
 }
 

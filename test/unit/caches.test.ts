@@ -40,23 +40,23 @@ describe('SignedUrlCache', () => {
   it('reuses a URL for 60 s at most with the default 4-hour lifetime', async () => {
     const cache = new SignedUrlCache(14_400);
     let n = 0;
-    const sign = async () => `url${++n}`;
+    const sign = async (signedAt: Date) => ({ url: `url${++n}`, signedAt });
     const t0 = new Date('2026-01-01T00:00:00Z');
-    expect(await cache.get('k', t0, sign)).toBe('url1');
-    expect(await cache.get('k', new Date(t0.getTime() + 59_000), sign)).toBe('url1');
-    expect(await cache.get('k', new Date(t0.getTime() + 60_000), sign)).toBe('url2');
+    expect((await cache.get('k', t0, sign)).url).toBe('url1');
+    expect((await cache.get('k', new Date(t0.getTime() + 59_000), sign)).url).toBe('url1');
+    expect((await cache.get('k', new Date(t0.getTime() + 60_000), sign)).url).toBe('url2');
   });
 
   it('never hands out a URL older than a tenth of a short lifetime', async () => {
     let n = 0;
-    const sign = async () => `url${++n}`;
+    const sign = async (signedAt: Date) => ({ url: `url${++n}`, signedAt });
     const short = new SignedUrlCache(30);
     const t0 = new Date('2026-01-01T00:00:00Z');
     await short.get('k', t0, sign);
-    expect(await short.get('k', new Date(t0.getTime() + 2_000), sign)).toBe('url1');
-    expect(await short.get('k', new Date(t0.getTime() + 3_000), sign)).toBe('url2');
+    expect((await short.get('k', new Date(t0.getTime() + 2_000), sign)).url).toBe('url1');
+    expect((await short.get('k', new Date(t0.getTime() + 3_000), sign)).url).toBe('url2');
     const tiny = new SignedUrlCache(5);
-    expect(await tiny.get('k', t0, sign)).toBe('url3');
-    expect(await tiny.get('k', t0, sign)).toBe('url4');
+    expect((await tiny.get('k', t0, sign)).url).toBe('url3');
+    expect((await tiny.get('k', t0, sign)).url).toBe('url4');
   });
 });

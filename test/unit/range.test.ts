@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRange } from '../../src/http/routes/blobs.js';
+import { parseRange } from '../../src/http/send-object.js';
 
 describe('parseRange', () => {
   it.each([

@@ -6,6 +6,8 @@ import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { keyFromSeed, loadKeys, openKeyring, rotateKeys, signMessage, verifyMessage } from '../../src/storage/signing-keys.js';
 
+const WEEK = 7 * 86_400;
+
 describe('Ed25519 signing keys', () => {
   it('node:crypto signs byte for byte like tweetnacl from the same seed', () => {
     for (let i = 0; i < 20; i++) {
@@ -27,7 +29,7 @@ describe('Ed25519 signing keys', () => {
     const first = ring.current();
     const [file] = await readdir(dir);
     expect((await stat(path.join(dir, file!))).mode & 0o777).toBe(0o600);
-    const { added } = await rotateKeys(dir);
+    const { added } = await rotateKeys(dir, { retireAfterSeconds: WEEK });
     expect((await loadKeys(dir)).map((k) => k.kid)).toEqual([first.kid, added.kid]);
     // The running keyring finds the new key when asked for it, and keeps the old one.
     expect((await ring.find(added.kid))?.kid).toBe(added.kid);
@@ -40,9 +42,9 @@ describe('Ed25519 signing keys', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mg-keys-'));
     const day = 86_400_000;
     const t0 = Date.now() - 30 * day;
-    await rotateKeys(dir, new Date(t0));
-    const second = await rotateKeys(dir, new Date(t0 + day));
-    const third = await rotateKeys(dir, new Date(t0 + 20 * day));
+    await rotateKeys(dir, { retireAfterSeconds: WEEK, now: new Date(t0) });
+    const second = await rotateKeys(dir, { retireAfterSeconds: WEEK, now: new Date(t0 + day) });
+    const third = await rotateKeys(dir, { retireAfterSeconds: WEEK, now: new Date(t0 + 20 * day) });
     expect(third.removed).toHaveLength(1);
     expect((await loadKeys(dir)).map((k) => k.kid)).toEqual([second.added.kid, third.added.kid]);
   });

@@ -6,7 +6,7 @@ import { createApplication, deleteApplication, getApplications } from '../../dom
 import { createSecondaryToken, deleteSecondary, promoteSecondary } from '../../domain/auth-tokens.js';
 import type { ApplicationRow } from '../../db/queries/applications.js';
 import { requireAccountOwner } from '../auth.js';
-import type { LocalInvalidation } from '../../domain/media-cache.js';
+import type { LocalInvalidation } from '../../domain/invalidation.js';
 import { readJsonBody } from '../input.js';
 
 const nameBody = z.strictObject({ name: z.string().min(1).max(200) });

@@ -1,73 +1,121 @@
-import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import type { Config } from '../../config.js';
+import { contentDispositionFor } from '../../domain/content-disposition.js';
 import { assertSameAccount, type Authenticator } from '../../domain/credentials.js';
 import { DomainError } from '../../domain/errors.js';
-import { resolveMediaRedirect, type MediaDeps } from '../../domain/media.js';
+import { findAccessibleMedia, readMediaBytes, signMediaUrl, type MediaDeps } from '../../domain/media.js';
 import type { Metrics } from '../../metrics.js';
-import { authenticateOnce } from '../auth.js';
+import { readPrincipal } from '../auth.js';
+import { HttpError } from '../http-errors.js';
+import { absentIfEmpty, readQuery } from '../input.js';
+import { sendObject } from '../send-object.js';
 
 export const MEDIA_URL_ROUTE = '/v1/accounts/:accountSid/media/:mediaSid';
-const WELL_FORMED_MEDIA_URL = /^\/v1\/accounts\/(AC[0-9a-f]{32})\/media\/(ME[0-9a-f]{32})$/;
+// Any id shape (a malformed one is a 404 like an unknown one), but not the metadata
+// route `…/{MediaSid}.json`, which the router answers.
+const MEDIA_URL_PATH = /^\/v1\/accounts\/([^/]+)\/media\/([^/]+)$/;
+const METHODS = 'GET, HEAD, DELETE';
 
 export interface MediaUrlDeps extends MediaDeps {
   authenticator: Authenticator;
   metrics: Metrics;
+  mediaDelivery: Config['mediaDelivery'];
 }
 
+const mediaUrlQuery = (maxTtlSeconds: number) =>
+  z.object({
+    disposition: z.preprocess(absentIfEmpty, z.enum(['inline', 'attachment'], { error: 'must be attachment or inline' }).optional()),
+    redirect: z.preprocess(absentIfEmpty, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
+    expires_in: z.preprocess(
+      absentIfEmpty,
+      z
+        .string()
+        .regex(/^\d{1,9}$/, `must be a whole number of seconds from 60 to ${maxTtlSeconds}`)
+        .transform(Number)
+        .pipe(z.number().min(Math.min(60, maxTtlSeconds), `must be from 60 to ${maxTtlSeconds}`).max(maxTtlSeconds, `must be from 60 to ${maxTtlSeconds}`))
+        .optional(),
+    ),
+  });
 
 /**
- * GET/HEAD of a media URL, in the contract's order: bad credentials 401, another
- * account's 403 (before any lookup), then resolveMediaRedirect (404, 401, 403 for
- * another application, else 302). Every access, allowed or refused, is counted and its
- * outcome added to the request's log line.
+ * The media URL, GET and HEAD, defined here only. It runs ahead of the router: a
+ * redirect is then answered without matching ~25 route patterns and composing their
+ * middleware (~15 % of a redirect's CPU, profiled). The contract's order: bad
+ * credentials 401, another account's 403 (before any lookup), no such media 404,
+ * protected media without credentials 401, then the answer: a 302 to a signed URL (the
+ * default), that URL as JSON (`?redirect=false`), or the bytes themselves
+ * (MEDIA_DELIVERY=proxy). Query values are checked only after all of that.
  */
-async function answerMediaUrl(deps: MediaUrlDeps, ctx: Context, accountSid: string, mediaSid: string): Promise<void> {
-  let outcome = 'error';
-  try {
-    const principal = await authenticateOnce(ctx, deps.authenticator);
-    if (principal) assertSameAccount(principal, accountSid);
-    const location = await resolveMediaRedirect(deps, {
-      accountSid,
-      mediaSid,
-      principal,
-      method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
-      disposition: ctx.query.disposition,
-    });
-    // Set directly rather than with ctx.redirect(), whose Accept negotiation and HTML
-    // escaping cost ~5 % of this path (profiled); the URL is ours and already encoded.
-    ctx.status = 302;
-    ctx.set('Location', location);
-    ctx.set('Cache-Control', 'private, no-store');
-    ctx.set('Content-Type', 'text/plain; charset=utf-8');
-    ctx.body = '';
-    outcome = principal ? 'redirect_authenticated' : 'redirect_anonymous';
-  } catch (err) {
-    outcome = err instanceof DomainError ? err.code : 'error';
-    throw err;
-  } finally {
-    deps.metrics.redirects.inc({ outcome });
-    ctx.state.logFields = { event: 'media_access', account_sid: accountSid, media_sid: mediaSid, outcome };
-  }
-}
-
-/**
- * The hot path, mounted ahead of the router: well-formed media URLs are answered
- * without matching ~25 route patterns and composing a middleware chain per request (the
- * router's cost, ~15 % of a redirect's CPU, profiled). Anything else (other methods,
- * ids of the wrong form, `.json`) goes on to the router, which has the same route.
- */
-export function mediaUrlFastPath(deps: MediaUrlDeps) {
-  return function fastMediaUrl(ctx: Context, next: Next): Promise<void> {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-    const match = WELL_FORMED_MEDIA_URL.exec(ctx.path);
-    if (!match) return next();
-    (ctx as unknown as { _matchedRoute: string })._matchedRoute = MEDIA_URL_ROUTE;
-    ctx.params = { accountSid: match[1]!, mediaSid: match[2]! };
-    return answerMediaUrl(deps, ctx, match[1]!, match[2]!);
+export function mediaUrl(deps: MediaUrlDeps) {
+  const query = mediaUrlQuery(deps.mediaUrlTtlSeconds);
+  return function answerMediaUrl(ctx: Context, next: Next): Promise<void> {
+    const match = MEDIA_URL_PATH.exec(ctx.path);
+    if (!match || match[2]!.endsWith('.json')) return next();
+    if (ctx.method === 'DELETE') return next(); // the media API's route
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', METHODS);
+      if (ctx.method === 'OPTIONS') {
+        ctx.status = 204;
+        return Promise.resolve();
+      }
+      throw new HttpError(405, 'method_not_allowed', `use one of ${METHODS}`);
+    }
+    ctx.state.route = MEDIA_URL_ROUTE;
+    return answer(ctx, match[1]!, match[2]!);
   };
-}
 
-/** The same route in the router: ids of the wrong form (404), and 405's Allow header. */
-export function mediaUrlRoute(router: Router, deps: MediaUrlDeps): void {
-  router.get(MEDIA_URL_ROUTE, (ctx) => answerMediaUrl(deps, ctx, ctx.params.accountSid!, ctx.params.mediaSid!));
+  async function answer(ctx: Context, accountSid: string, mediaSid: string): Promise<void> {
+    let outcome = 'error';
+    let mode: 'redirect' | 'url' | 'proxied';
+    try {
+      const principal = await readPrincipal(ctx, deps.authenticator);
+      if (principal) assertSameAccount(principal, accountSid);
+      const media = await findAccessibleMedia(deps, { accountSid, mediaSid, principal });
+      const q = readQuery(ctx, query);
+      const attachment = q.disposition === 'attachment';
+      const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
+      ctx.set('Cache-Control', 'private, no-store');
+
+      if (q.redirect === 'false') {
+        const signed = await signMediaUrl(deps, media, { method, attachment, ttlSeconds: q.expires_in });
+        ctx.body = {
+          url: signed.url,
+          method: signed.method,
+          expires_at: signed.expiresAt.toISOString(),
+          content_type: media.content_type,
+          size_bytes: media.size_bytes,
+          filename: media.filename,
+        };
+        mode = 'url';
+      } else if (deps.mediaDelivery === 'proxy') {
+        await sendObject(ctx, {
+          etag: `"${media.sid}"`,
+          sizeBytes: media.size_bytes,
+          contentType: media.content_type,
+          contentDisposition: contentDispositionFor(media, attachment),
+          lastModified: media.created_at,
+          open: (range) => readMediaBytes(deps, media, range),
+        });
+        mode = 'proxied';
+      } else {
+        const signed = await signMediaUrl(deps, media, { method, attachment, ttlSeconds: q.expires_in });
+        // Set directly rather than with ctx.redirect(), whose Accept negotiation and HTML
+        // escaping cost ~5 % of this path (profiled): the Accept header must not change
+        // the answer anyway (axios asks for JSON and follows the 302).
+        ctx.status = 302;
+        ctx.set('Location', signed.url);
+        ctx.set('Content-Type', 'text/plain; charset=utf-8');
+        ctx.body = '';
+        mode = 'redirect';
+      }
+      outcome = `${mode}_${principal ? 'authenticated' : 'anonymous'}`;
+    } catch (err) {
+      outcome = err instanceof DomainError || err instanceof HttpError ? err.code : 'error';
+      throw err;
+    } finally {
+      deps.metrics.redirects.inc({ outcome });
+      ctx.state.logFields = { event: 'media_access', account_sid: accountSid, media_sid: mediaSid, outcome };
+    }
+  }
 }

@@ -17,7 +17,7 @@ import {
 } from '../../domain/media.js';
 import { MEDIA_KINDS } from '../../domain/protection.js';
 import { principalOf, requireSameAccount } from '../auth.js';
-import { pageSize, readQuery } from '../input.js';
+import { absentIfEmpty, pageSize, readQuery } from '../input.js';
 import { watchUploadPace, type UploadPace } from '../upload-pace.js';
 
 export interface MediaRouteDeps extends MediaDeps {
@@ -45,8 +45,6 @@ export function mediaJson(publicBaseUrl: string, m: MediaRow) {
   };
 }
 
-// An empty value (`?kind=`) means the parameter is absent, as a form would send it.
-const absentIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const listQuery = z.object({
   kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS as [string, ...string[]]).optional()),
   page_size: z.preprocess(absentIfEmpty, pageSize(1000, 50)),
@@ -62,14 +60,13 @@ const uploadQuery = z.object({
 export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
   const base = '/v1/accounts/:accountSid/media';
 
-  // Registered before the media URL, whose :mediaSid would also match "ME….json".
   router.get(`${base}/:mediaSid.json`, requireSameAccount, async (ctx) => {
     const media = await getMedia(deps, ctx.params.accountSid!, ctx.params.mediaSid!);
     assertApplicationMayAccess(principalOf(ctx), media);
     ctx.body = mediaJson(deps.publicBaseUrl, media);
   });
 
-  // GET and HEAD of the media URL itself: routes/media-url.ts.
+  // GET and HEAD of the media URL itself: routes/media-url.ts, ahead of the router.
 
   router.get(base, requireSameAccount, async (ctx) => {
     const q = readQuery(ctx, listQuery);

@@ -1,8 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Db } from '../../db/pool.js';
-import { listAccountEvents } from '../../domain/events.js';
-import type { LocalInvalidation } from '../../domain/media-cache.js';
+import type { LocalInvalidation } from '../../domain/invalidation.js';
 import {
   getProtection,
   getRetention,
@@ -13,7 +12,7 @@ import {
   type ProtectionState,
 } from '../../domain/protection.js';
 import { requireAccountOwner } from '../auth.js';
-import { pageSize, readJsonBody, readQuery } from '../input.js';
+import { readJsonBody } from '../input.js';
 
 const protectionPatch = z
   .strictObject({ message: z.boolean().optional(), recording: z.boolean().optional(), fax: z.boolean().optional() })
@@ -25,10 +24,6 @@ const retentionBody = z.strictObject({
   days: z.number().int().min(1).max(36_500).nullable(),
 });
 
-const eventsQuery = z.object({
-  page_size: pageSize(1000, 50),
-  page_token: z.string().regex(/^\d{1,19}$/, 'is not valid').optional(),
-});
 
 function protectionJson(state: ProtectionState) {
   return Object.fromEntries(
@@ -62,14 +57,5 @@ export function settingsRoutes(router: Router, deps: { db: Db; invalidate: Local
     const { days } = await readJsonBody(ctx, retentionBody);
     await setRetention(deps, ctx.params.accountSid!, days);
     ctx.body = { days };
-  });
-
-  router.get(`${base}/events`, requireAccountOwner, async (ctx) => {
-    const q = readQuery(ctx, eventsQuery);
-    const { events, nextPageToken } = await listAccountEvents(db, ctx.params.accountSid!, q.page_size, q.page_token);
-    ctx.body = {
-      events: events.map((e) => ({ id: e.id, type: e.type, detail: e.detail, created_at: e.created_at.toISOString() })),
-      next_page_token: nextPageToken,
-    };
   });
 }
