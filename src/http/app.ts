@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { MigrationFile } from '../db/migrate.js';
 import type { Db } from '../db/pool.js';
+import { findSession } from '../domain/console-sessions.js';
 import type { Authenticator } from '../domain/credentials.js';
 import type { LocalInvalidation } from '../domain/invalidation.js';
 import type { MediaCache } from '../domain/media-cache.js';
@@ -16,6 +17,7 @@ import { browserPolicy } from './browser-policy.js';
 import { errorHandler } from './errors.js';
 import { requestLog } from './request-log.js';
 import { blobRoutes } from './routes/blobs.js';
+import { consoleRoutes } from './routes/console.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -55,12 +57,16 @@ export function createApp(deps: AppDeps): Koa {
   // Errors are answered and logged by errorHandler; Koa's own stderr printing is not needed.
   app.silent = true;
 
+  const authDeps = {
+    authenticator: deps.authenticator,
+    findSession: (sessionId: string) => findSession(deps, sessionId),
+  };
   const mediaDeps = {
+    ...authDeps,
     db: deps.db,
     store: deps.store,
     metrics: deps.metrics,
     clock: deps.clock,
-    authenticator: deps.authenticator,
     mediaCache: deps.mediaCache,
     urlCache: deps.urlCache,
     invalidate: deps.invalidate,
@@ -76,8 +82,9 @@ export function createApp(deps: AppDeps): Koa {
   const router = new Router({ strict: true, sensitive: true });
   healthRoutes(router, { ...deps, metricsToken: config.metricsToken });
   if (deps.localStore) blobRoutes(router, { store: deps.localStore, clock: deps.clock });
+  consoleRoutes(router, { ...deps, ...authDeps, secureCookies: config.publicBaseUrl.startsWith('https:') });
   // Router middleware runs only for matched routes, before their handlers.
-  router.use('/v1/accounts/:accountSid', authenticate(deps.authenticator));
+  router.use('/v1/accounts/:accountSid', authenticate(authDeps));
   mediaRoutes(router, mediaDeps);
   settingsRoutes(router, deps);
   credentialRoutes(router, deps);

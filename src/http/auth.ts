@@ -5,20 +5,56 @@ import {
   type Authenticator,
   type Principal,
 } from '../domain/credentials.js';
+import type { ConsoleSession } from '../domain/console-sessions.js';
 import { InvalidCredentials } from '../domain/errors.js';
+import { digestsEqual, hashSecret } from '../domain/secrets.js';
 
 interface AuthState {
   principal?: Principal | undefined;
 }
 
+export const SESSION_COOKIE = 'mediagate_session';
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+export interface AuthDeps {
+  authenticator: Authenticator;
+  /** the console session a cookie names, while valid */
+  findSession(sessionId: string): Promise<ConsoleSession | undefined>;
+}
+
+/** Whether the request comes from the console's page (which sends its CSRF token on every call). */
+export function isConsoleRequest(ctx: Context): boolean {
+  return ctx.get(CSRF_HEADER) !== '';
+}
+
 /**
- * Who the request's Authorization header names. A missing header leaves the request
- * anonymous; a bad one fails at once with 401, before anything is looked up.
+ * Who the request is from. The Authorization header decides when there is one: missing
+ * leaves the request anonymous; a bad one fails at once with 401, before anything is
+ * looked up. Without it, the console's session cookie counts, but only together with
+ * the session's CSRF token in X-CSRF-Token: a cross-site page can make the browser send
+ * the cookie (it never will, being SameSite=Strict) but can never read the token.
  */
-export async function readPrincipal(ctx: Context, authenticator: Authenticator): Promise<Principal | undefined> {
-  const principal = await authenticator.authenticate(authorizationHeader(ctx), ctx.ip);
+export async function readPrincipal(ctx: Context, deps: AuthDeps): Promise<Principal | undefined> {
+  const header = authorizationHeader(ctx);
+  const principal =
+    header === undefined && isConsoleRequest(ctx)
+      ? await consolePrincipal(ctx, deps)
+      : await deps.authenticator.authenticate(header, ctx.ip);
   (ctx.state as AuthState).principal = principal;
   return principal;
+}
+
+async function consolePrincipal(ctx: Context, deps: AuthDeps): Promise<Principal> {
+  const sessionId = ctx.cookies.get(SESSION_COOKIE);
+  const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
+  if (!session || !tokensEqual(session.csrfToken, ctx.get(CSRF_HEADER))) {
+    throw new InvalidCredentials('the console session has ended; sign in again');
+  }
+  return { accountSid: session.accountSid, type: 'auth_token', credentialSid: session.accountSid };
+}
+
+function tokensEqual(a: string, b: string): boolean {
+  return digestsEqual(hashSecret(a), hashSecret(b));
 }
 
 /**
@@ -37,9 +73,9 @@ function authorizationHeader(ctx: Context): string | undefined {
 }
 
 /** Router middleware for every /v1/accounts route. */
-export function authenticate(authenticator: Authenticator) {
+export function authenticate(deps: AuthDeps) {
   return async function authenticateRequest(ctx: Context, next: Next): Promise<void> {
-    await readPrincipal(ctx, authenticator);
+    await readPrincipal(ctx, deps);
     await next();
   };
 }

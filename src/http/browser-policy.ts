@@ -21,7 +21,7 @@ export interface BrowserPolicyOptions {
  * - CORS only for the listed origins (never with credentials: a page calls with an
  *   explicit Authorization header, never on the strength of cached Basic credentials);
  *   the local store's blobs are fetched by URL alone and allow any origin;
- * - a state-changing request under /v1/accounts from a page of another origin is 403
+ * - a state-changing request under /v1/accounts or /console from a page of another origin is 403
  *   before it reaches a route: a browser that cached the owner's Basic credentials
  *   for this origin would otherwise send them with a cross-site form (CSRF).
  */
@@ -62,7 +62,7 @@ export function browserPolicy(options: BrowserPolicyOptions) {
       }
     }
 
-    if (origin !== '' && STATE_CHANGING.has(ctx.method) && ctx.path.startsWith('/v1/accounts')) {
+    if (origin !== '' && STATE_CHANGING.has(ctx.method) && (ctx.path.startsWith('/v1/accounts') || ctx.path.startsWith('/console'))) {
       // The request's own origin (the page was served by this very host, as with a
       // console opened at http://localhost while PUBLIC_BASE_URL names 127.0.0.1) is
       // same-origin by definition; `Origin: null` (sandboxed pages, file://) is not.

@@ -2,11 +2,11 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { contentDispositionFor } from '../../domain/content-disposition.js';
-import { assertSameAccount, type Authenticator } from '../../domain/credentials.js';
+import { assertSameAccount } from '../../domain/credentials.js';
 import { DomainError } from '../../domain/errors.js';
 import { findAccessibleMedia, readMediaBytes, signMediaUrl, type MediaDeps } from '../../domain/media.js';
 import type { Metrics } from '../../metrics.js';
-import { readPrincipal } from '../auth.js';
+import { readPrincipal, type AuthDeps } from '../auth.js';
 import { HttpError } from '../http-errors.js';
 import { absentIfEmpty, readQuery } from '../input.js';
 import { sendObject } from '../send-object.js';
@@ -17,8 +17,7 @@ export const MEDIA_URL_ROUTE = '/v1/accounts/:accountSid/media/:mediaSid';
 const MEDIA_URL_PATH = /^\/v1\/accounts\/([^/]+)\/media\/([^/]+)$/;
 const METHODS = 'GET, HEAD, DELETE';
 
-export interface MediaUrlDeps extends MediaDeps {
-  authenticator: Authenticator;
+export interface MediaUrlDeps extends MediaDeps, AuthDeps {
   metrics: Metrics;
   mediaDelivery: Config['mediaDelivery'];
 }
@@ -69,7 +68,7 @@ export function mediaUrl(deps: MediaUrlDeps) {
     let outcome = 'error';
     let mode: 'redirect' | 'url' | 'proxied';
     try {
-      const principal = await readPrincipal(ctx, deps.authenticator);
+      const principal = await readPrincipal(ctx, deps);
       if (principal) assertSameAccount(principal, accountSid);
       const media = await findAccessibleMedia(deps, { accountSid, mediaSid, principal });
       const q = readQuery(ctx, query);
