@@ -51,9 +51,11 @@ export interface ResourceOptions {
 }
 
 export async function openResources(config: Config, log: Logger, options: ResourceOptions = {}): Promise<Resources> {
-  const database = await openDatabase(config, log, options.serving ?? false);
+  // The store first: a bad CloudFront key is a configuration error (exit 2) before any
+  // database is started.
+  const opened = options.store === false ? undefined : await openStore(config, options.keyringPollMillis);
   try {
-    const opened = options.store === false ? undefined : await openStore(config, options.keyringPollMillis);
+    const database = await openDatabase(config, log, options.serving ?? false);
     return {
       ...database,
       store: opened?.store,
@@ -65,7 +67,7 @@ export async function openResources(config: Config, log: Logger, options: Resour
       },
     };
   } catch (err) {
-    await database.close();
+    await opened?.store.close();
     throw err;
   }
 }

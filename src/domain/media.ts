@@ -209,7 +209,9 @@ export async function signMediaUrl(deps: MediaDeps, media: MediaRow, request: Ur
     deps.urlCache && request.ttlSeconds === undefined
       ? await deps.urlCache.get(`${request.method} ${media.object_key} ${contentDisposition ?? ''}`, deps.clock(), sign)
       : await sign(deps.clock());
-  return { url: signed.url, method: request.method, expiresAt: new Date(signed.signedAt.getTime() + ttlSeconds * 1000) };
+  // Signatures carry whole seconds (X-Amz-Date, Expires, exp): so does the expiry we report.
+  const expiresAt = new Date((Math.floor(signed.signedAt.getTime() / 1000) + ttlSeconds) * 1000);
+  return { url: signed.url, method: request.method, expiresAt };
 }
 
 /** The media's bytes (or a range), for delivery through the service. */

@@ -65,3 +65,66 @@ describe('parseConfig', () => {
     expect(redactDatabaseUrl('postgres://u:secretpw@h:5432/db')).toBe('postgres://u:***@h:5432/db');
   });
 });
+
+describe('parseConfig: CloudFront delivery (issue #14)', () => {
+  const s3 = { S3_BUCKET: 'media' };
+  const cloudFront = {
+    CLOUDFRONT_URL: 'https://d111111abcdef8.cloudfront.net',
+    CLOUDFRONT_KEY_PAIR_ID: 'K2JCJMDEHXQW5F',
+    CLOUDFRONT_PRIVATE_KEY_FILE: '/etc/mediagate/cloudfront.pem',
+  };
+
+  it('is off unless configured', () => {
+    expect(parseConfig(s3).cloudFront).toBeUndefined();
+  });
+
+  it('takes the three variables together, with S3', () => {
+    const c = parseConfig({ ...s3, ...cloudFront, CLOUDFRONT_URL: 'https://d111111abcdef8.cloudfront.net/' });
+    expect(c.cloudFront).toEqual({
+      url: 'https://d111111abcdef8.cloudfront.net',
+      keyPairId: 'K2JCJMDEHXQW5F',
+      privateKeyFile: '/etc/mediagate/cloudfront.pem',
+    });
+    expect(Object.isFrozen(c.cloudFront)).toBe(true);
+    expect(parseConfig({ ...s3, ...cloudFront, CLOUDFRONT_PRIVATE_KEY_FILE: 'keys/cf.pem' }).cloudFront?.privateKeyFile).toBe(
+      `${process.cwd()}/keys/cf.pem`,
+    );
+  });
+
+  it('names the missing variables when only some are set', () => {
+    expect(problems({ ...s3, CLOUDFRONT_URL: cloudFront.CLOUDFRONT_URL })).toEqual([
+      'CLOUDFRONT_KEY_PAIR_ID must be set with CLOUDFRONT_URL',
+      'CLOUDFRONT_PRIVATE_KEY_FILE must be set with CLOUDFRONT_URL',
+    ]);
+    const { CLOUDFRONT_KEY_PAIR_ID: _, ...withoutId } = cloudFront;
+    expect(problems({ ...s3, ...withoutId })).toEqual([
+      'CLOUDFRONT_KEY_PAIR_ID must be set with CLOUDFRONT_URL and CLOUDFRONT_PRIVATE_KEY_FILE',
+    ]);
+  });
+
+  it('needs S3_BUCKET', () => {
+    expect(problems(cloudFront)).toEqual([
+      'S3_BUCKET must be set for CloudFront delivery (CLOUDFRONT_URL, CLOUDFRONT_KEY_PAIR_ID, CLOUDFRONT_PRIVATE_KEY_FILE given)',
+    ]);
+  });
+
+  it('reports the CloudFront problems with the other bad variables, at once', () => {
+    expect(problems({ PORT: 'abc', CLOUDFRONT_KEY_PAIR_ID: 'K2JCJMDEHXQW5F' })).toEqual([
+      expect.stringMatching(/^PORT must be a whole number/),
+      'CLOUDFRONT_URL must be set with CLOUDFRONT_KEY_PAIR_ID',
+      'CLOUDFRONT_PRIVATE_KEY_FILE must be set with CLOUDFRONT_KEY_PAIR_ID',
+      expect.stringMatching(/^S3_BUCKET must be set for CloudFront delivery/),
+    ]);
+  });
+
+  it('wants an http(s) URL without query or fragment, a key pair id and a file name', () => {
+    const bad = (env: Record<string, string>) => problems({ ...s3, ...cloudFront, ...env });
+    expect(bad({ CLOUDFRONT_URL: 'ftp://cdn.example.com' })).toEqual([expect.stringMatching(/^CLOUDFRONT_URL must start with http/)]);
+    expect(bad({ CLOUDFRONT_URL: 'd111111abcdef8.cloudfront.net' })[0]).toMatch(/^CLOUDFRONT_URL must be a URL/);
+    expect(bad({ CLOUDFRONT_URL: 'https://cdn.example.com/?a=1' })).toEqual([
+      expect.stringMatching(/^CLOUDFRONT_URL must have no query or fragment/),
+    ]);
+    expect(bad({ CLOUDFRONT_KEY_PAIR_ID: 'k2 jc&x=1' })).toEqual([expect.stringMatching(/^CLOUDFRONT_KEY_PAIR_ID must be a CloudFront public key id/)]);
+    expect(bad({ CLOUDFRONT_PRIVATE_KEY_FILE: '' })).toEqual([expect.stringMatching(/^CLOUDFRONT_PRIVATE_KEY_FILE must not be empty/)]);
+  });
+});
