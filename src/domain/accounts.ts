@@ -2,6 +2,7 @@ import { withTransaction, type Db } from '../db/pool.js';
 import { insertAccount, upsertAuthToken } from '../db/queries/accounts.js';
 import { InvalidRequest } from './errors.js';
 import { newSecret, newSid } from './ids.js';
+import { isDisplaySafe } from './printable.js';
 import { hashSecret } from './secrets.js';
 
 export interface CreatedAccount {
@@ -12,9 +13,8 @@ export interface CreatedAccount {
 
 export function validateName(name: string): string {
   const trimmed = name.trim();
-  // eslint-disable-next-line no-control-regex
-  if (trimmed.length === 0 || trimmed.length > 200 || /[\u0000-\u001f\u007f]/.test(trimmed)) {
-    throw new InvalidRequest('name must be 1 to 200 printable characters');
+  if (trimmed.length === 0 || trimmed.length > 200 || !isDisplaySafe(trimmed)) {
+    throw new InvalidRequest('name must be 1 to 200 printable characters, without control or bidirectional formatting characters');
   }
   return trimmed;
 }

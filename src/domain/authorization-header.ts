@@ -1,4 +1,5 @@
 import { InvalidCredentials } from './errors.js';
+import { hasControlCharacters } from './printable.js';
 
 export type ParsedAuthorization =
   | { scheme: 'basic'; username: string; password: string }
@@ -37,8 +38,7 @@ function parseBasic(value: string): ParsedAuthorization {
   } catch {
     throw new InvalidCredentials('malformed Basic credentials (not UTF-8)');
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(decoded)) throw new InvalidCredentials('malformed Basic credentials (control characters)');
+  if (hasControlCharacters(decoded)) throw new InvalidCredentials('malformed Basic credentials (control characters)');
   const colon = decoded.indexOf(':');
   if (colon <= 0) throw new InvalidCredentials('malformed Basic credentials (expected username:password)');
   const username = decoded.slice(0, colon);

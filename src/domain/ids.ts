@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 
 // Identifiers are a two-letter prefix and 128 random bits as lowercase hex: unguessable,
 // never sequential (the contract's table of identifiers).
-const SID = /^(AC|SK|ME|AP)[0-9a-f]{32}$/;
+const SID = /^(AC|SK|ME)[0-9a-f]{32}$/;
 
-export type SidPrefix = 'AC' | 'SK' | 'ME' | 'AP';
+export type SidPrefix = 'AC' | 'SK' | 'ME';
 
 export function newSid(prefix: SidPrefix): string {
   return prefix + randomBytes(16).toString('hex');

@@ -7,8 +7,6 @@ import { withTransaction, type Db, type Queryable } from '../db/pool.js';
  */
 export type LocalInvalidation = (invalidation: Invalidation) => void;
 
-export const NO_LOCAL_CACHES: LocalInvalidation = () => {};
-
 export interface InvalidationDeps {
   db: Db;
   invalidate: LocalInvalidation;

@@ -17,6 +17,7 @@ import { contentDispositionFor } from './content-disposition.js';
 import type { Principal } from './credentials.js';
 import { Forbidden, InvalidCredentials, InvalidRequest, MediaNotFound, NotFound } from './errors.js';
 import { isSid, newSid } from './ids.js';
+import { isDisplaySafe } from './printable.js';
 import { MEDIA_KINDS } from './protection.js';
 
 export interface MediaDeps {
@@ -48,17 +49,12 @@ export function parseContentType(value: string | undefined): string {
   return trimmed;
 }
 
-// Controls (Cc), format characters (Cf: bidi overrides such as U+202E that make
-// "invoice\u202Egnp.exe" display as "invoiceexe.png", zero-width joiners) and line or
-// paragraph separators (Zl, Zp) have no place in a name shown to people.
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-
 export function parseFilename(value: unknown): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'string') throw new InvalidRequest('filename must be given once');
   // Keep only the last path segment: a name, never a path.
   const name = value.split(/[/\\]/).pop()!.trim();
-  if (name.length === 0 || name.length > 255 || UNPRINTABLE.test(name) || name === '.' || name === '..') {
+  if (name.length === 0 || name.length > 255 || !isDisplaySafe(name) || name === '.' || name === '..') {
     throw new InvalidRequest('filename must be 1 to 255 printable characters, without control or bidirectional formatting characters');
   }
   return name;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidSignedUrl, ObjectTooLarge } from './errors.js';
-import { isObjectKey } from './object-key.js';
+import { isAccountPrefix, isObjectKey } from './object-key.js';
 import { MeasuredBody } from './measured-body.js';
 import { signMessage, verifyMessage, type Keyring } from './signing-keys.js';
 import type { ByteRange, ListedObject, SignedMethod, Store, StoredObject, UrlToSign } from './store.js';
@@ -92,7 +92,7 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
       // Sorted, so keys come in byte order as S3 lists them (`mediagate gc` relies on it).
       const accounts = (await readdir(dir).catch(() => [] as string[])).sort();
       for (const account of accounts) {
-        if (!/^AC[0-9a-f]{32}$/.test(account)) continue;
+        if (!isAccountPrefix(account)) continue;
         for (const media of (await readdir(path.join(dir, account)).catch(() => [] as string[])).sort()) {
           const key = `${account}/${media}`;
           if (!isObjectKey(key)) continue;

@@ -11,3 +11,8 @@ export function objectKeyFor(accountSid: string, mediaSid: string): string {
 export function isObjectKey(key: string): boolean {
   return OBJECT_KEY.test(key);
 }
+
+/** A directory of the local store named by an account sid (its objects' first segment). */
+export function isAccountPrefix(name: string): boolean {
+  return /^AC[0-9a-f]{32}$/.test(name);
+}

@@ -126,12 +126,3 @@ export async function protectExistingMedia(db: Queryable, accountSid: string, ki
   });
   return rowCount ?? 0;
 }
-
-export async function objectKeysExist(db: Queryable, keys: string[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ object_key: string }>({
-    name: 'media-object-keys-exist',
-    text: 'SELECT object_key FROM media WHERE object_key = ANY($1::text[])',
-    values: [keys],
-  });
-  return new Set(rows.map((r) => r.object_key));
-}
