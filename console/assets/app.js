@@ -14,6 +14,8 @@ const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let expiryTimer;
+/** Marks the section in view in the navigation (sections have no size while hidden). */
+let highlightSection = () => {};
 
 function boot() {
   const refreshEvents = () => {
@@ -24,7 +26,7 @@ function boot() {
   mountCredentials({ onChange: refreshEvents });
   mountApplications({ onChange: refreshEvents });
   mountEvents({ onFirstPage: showTokenState });
-  mountNavigation();
+  highlightSection = mountNavigation();
   mountCopyButtons();
 
   const form = /** @type {HTMLFormElement} */ (byId('signin-form'));
@@ -85,6 +87,7 @@ function enterConsole() {
   byId('app-view').hidden = false;
   byId('account-sid').textContent = session.account_sid;
   document.title = 'mediagate console';
+  highlightSection();
   scheduleExpiry(session.expires_at);
   loadProtection();
   loadMedia();
@@ -193,7 +196,7 @@ function mountNavigation() {
   };
   window.addEventListener('scroll', schedule, { passive: true });
   window.addEventListener('resize', schedule);
-  schedule();
+  return schedule;
 }
 
 function mountCopyButtons() {

@@ -1,6 +1,6 @@
 // Media protection switches, protect-existing, and retention.
 
-import { accountPath, api } from './api.js';
+import { accountPath, api, currentSession } from './api.js';
 import { formatCount, formatDate, kindName } from './format.js';
 import { byId, h, openConfirm, reportError, toast, withBusy } from './ui.js';
 
@@ -90,7 +90,8 @@ async function toggleProtection(kind, input) {
     input.checked = !wanted;
     reportError(err, `Could not change ${kindName(kind).toLowerCase()} media protection`);
   } finally {
-    input.disabled = false;
+    // Signed out meanwhile: the switch stays disabled until the next sign-in loads it.
+    if (currentSession()) input.disabled = false;
   }
 }
 
