@@ -40,7 +40,8 @@ export default async function setup(project: TestProject) {
   if (givenUrl) {
     databaseUrl = await createScratchDatabase(givenUrl, cleanups);
   } else {
-    const embedded = await openEmbeddedPostgres(path.join(work, 'postgres'));
+    // As root, what is changed for the postgres user to reach the cluster is printed.
+    const embedded = await openEmbeddedPostgres(path.join(work, 'postgres'), { log: (m) => console.log(`test database: ${m}`) });
     cleanups.unshift(() => embedded.stop());
     databaseUrl = embedded.url;
   }

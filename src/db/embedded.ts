@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { isOrphan, isPostgresProcess, readPidFile, removeStalePidFile, stopProcess } from './postmaster.js';
+import { letPostgresUserReach } from './postgres-user-access.js';
 
 /**
  * A PostgreSQL cluster kept under a directory, for running with no DATABASE_URL.
@@ -62,8 +64,7 @@ export async function openEmbeddedPostgres(clusterDir: string, options: Embedded
   const credentials = await loadOrCreateCredentials(`${clusterDir}-credentials.json`);
   const EmbeddedPostgres = await importEmbeddedPostgres();
   const isRoot = userInfo().uid === 0;
-
-  if (isRoot) await letPostgresUserReach(path.dirname(clusterDir), log);
+  await letPostgresUserReach(path.dirname(clusterDir), log);
 
   const running = await readPidFile(clusterDir);
   if (running && isPostgresProcess(running.pid)) {
@@ -125,22 +126,6 @@ export async function openEmbeddedPostgres(clusterDir: string, options: Embedded
   };
 }
 
-// As root the server runs as the `postgres` user, which must be able to reach the
-// cluster directory; a checkout under /root (mode 0700) or a mkdtemp directory is not
-// reachable. Grant search permission only (o+x: enter, not list) where it is missing.
-async function letPostgresUserReach(dir: string, log: (message: string) => void): Promise<void> {
-  const granted: string[] = [];
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    const mode = (await stat(d)).mode;
-    if ((mode & 0o001) === 0) {
-      await chmod(d, (mode & 0o7777) | 0o001);
-      granted.push(d);
-    }
-    if (d === path.dirname(d)) break;
-  }
-  if (granted.length) log(`granted the postgres user search permission (o+x) on ${granted.join(', ')}`);
-}
-
 async function connectToExisting(port: number, credentials: Credentials): Promise<EmbeddedPostgres> {
   // The owner may still be starting the server or creating the database: retry briefly.
   const deadline = Date.now() + 15_000;
@@ -193,76 +178,6 @@ async function loadOrCreateCredentials(file: string): Promise<Credentials> {
   }
   await chmod(file, 0o600);
   return credentials;
-}
-
-// After kill -9 (or a container restart) postmaster.pid survives. PostgreSQL treats it
-// as stale only if its PID is dead; in a container that PID is often reused by some
-// other process, and the server then refuses to start. Remove it when the PID is not
-// a postgres process.
-async function removeStalePidFile(clusterDir: string): Promise<void> {
-  const pidFile = await readPidFile(clusterDir);
-  if (pidFile && !isPostgresProcess(pidFile.pid)) {
-    await rm(path.join(clusterDir, 'postmaster.pid'), { force: true });
-  }
-}
-
-/** A postmaster whose parent is gone (re-parented to init or a subreaper that is not node). */
-function isOrphan(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid <= 1) return true;
-    return !readFileSync(`/proc/${ppid}/cmdline`, 'latin1').includes('node');
-  } catch {
-    return false; // no /proc: leave it alone
-  }
-}
-
-/** SIGINT is PostgreSQL's fast shutdown: roll back, checkpoint, exit. */
-async function stopProcess(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the orphaned PostgreSQL (pid ${pid}) did not stop`);
-}
-
-async function readPidFile(clusterDir: string): Promise<{ pid: number; port: number } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const lines = text.split('\n');
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
-  return { pid, port };
-}
-
-function isPostgresProcess(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: alive but owned by another user (the postgres user when we are not root).
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('postgres');
-  } catch {
-    return true; // no /proc (macOS): trust the live PID
-  }
 }
 
 export function findFreePort(): Promise<number> {
