@@ -14,6 +14,7 @@ import { newAccount, startService, uploadJson, type TestAccount, type TestServic
 // repository is touched.
 
 const missing = chromiumMissing();
+if (missing) console.warn(missing);
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1';
 const DOCS = path.resolve(import.meta.dirname, '../../docs');
 const run = promisify(execFile);
@@ -219,7 +220,7 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
     expect(other.media[0].requires_auth).toBe(false);
   });
 
-  it('uploads a PNG through the file input, lists it newest first and previews it through a signed URL', async () => {
+  it('uploads a PNG through the file input, lists it newest first, previews and downloads it through signed URLs, copies its URL, deletes after confirmation', async () => {
     const account = await newAccount(svc.db, 'console media');
     const older = await uploadJson(svc, account, 'older recording', { kind: 'recording', contentType: 'audio/wav', filename: 'older.wav' });
     const page = await openConsole();
@@ -251,6 +252,14 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
     await page.waitForFunction(`(() => { const i = document.querySelector('#preview-body img'); return i !== null && i.complete && i.naturalWidth > 0; })()`);
     expect(await page.evaluate(`document.querySelector('#preview-body img').naturalWidth`)).toBe(160);
     await page.getByRole('button', { name: 'Close', exact: true }).click();
+
+    // Download goes through a signed URL that answers as an attachment.
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download' }).click()]);
+    expect(download.suggestedFilename()).toBe('storefront.png');
+    // Copy puts the media URL itself (not a signed one) on the clipboard.
+    await row.getByRole('button', { name: 'Copy media URL' }).click();
+    await feedback(page, 'Media URL copied to the clipboard.');
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(media.url);
 
     // Filter by kind.
     await page.getByLabel('Kind', { exact: true }).selectOption('recording');
