@@ -34,17 +34,24 @@ describe('graceful shutdown', () => {
     const account = JSON.parse(created.stdout) as { sid: string; auth_token: string };
     const chunks = Array.from({ length: 15 }, () => randomBytes(4096));
 
+    // The upload's first bytes are in when the service says 100 Continue; then SIGTERM,
+    // and the rest of the body follows.
     const uploading = slowUpload(
       `${serve.baseUrl}/v1/accounts/${account.sid}/media?kind=recording`,
       basic(account.sid, account.auth_token),
       chunks,
       100,
+      () => serve.child.kill('SIGTERM'),
     );
-    await new Promise((r) => setTimeout(r, 400));
-    serve.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
-    // No new connections once draining started.
-    await expect(fetch(`${serve.baseUrl}/healthz`)).rejects.toThrow();
+    // No new connections once draining started (waited for, not timed: the test's own
+    // timeout bounds it).
+    for (;;) {
+      const refused = await fetch(`${serve.baseUrl}/healthz`, { headers: { Connection: 'close' } }).then(
+        () => false,
+        () => true,
+      );
+      if (refused) break;
+    }
 
     const res = await uploading;
     expect(res.status).toBe(201);
@@ -105,7 +112,9 @@ describe('no orphans, no lost media', () => {
         () => ({ status: 0, body: '' }),
       ),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // Killed once ten uploads were stored: the others are still sending.
+    let stored = 0;
+    await new Promise<void>((resolve) => uploads.forEach((u) => void u.then((r) => r.status === 201 && ++stored === 10 && resolve())));
     serve.child.kill('SIGKILL');
     const results = await Promise.all(uploads);
     const finished = results.filter((r) => r.status === 201).length;

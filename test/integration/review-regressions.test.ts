@@ -80,6 +80,7 @@ describe('media bound to an application', () => {
   });
 });
 
+/** Sends a request as raw lines (with Connection: close) and resolves with all the server said. */
 function rawStatus(port: number, lines: string[]): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
@@ -87,8 +88,7 @@ function rawStatus(port: number, lines: string[]): Promise<string> {
     s.on('data', (c) => (out += c));
     s.on('close', () => resolve(out));
     s.on('error', () => resolve(out));
-    s.write(`${lines.join('\r\n')}\r\n\r\n`);
-    setTimeout(() => s.end(), 300);
+    s.write(`${lines.filter((l) => !/^Connection:/i.test(l)).join('\r\n')}\r\nConnection: close\r\n\r\n`);
   });
 }
 
@@ -136,21 +136,18 @@ describe('HTTP details', () => {
 
   it('counts an upload the client cut short as its error (400), never as a 503', async () => {
     const a = await newAccount(svc.db);
-    await new Promise<void>((resolve) => {
-      const req = request(`${svc.baseUrl}/v1/accounts/${a.sid}/media?kind=message`, {
-        method: 'POST',
-        headers: { Authorization: a.basic, 'Content-Length': '500' },
-      });
-      req.on('error', () => resolve());
-      req.write('0123456789');
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 200);
+    const path = `/v1/accounts/${a.sid}/media`;
+    const logged = svc.logLine((l) => l.path === path);
+    // Expect: 100-continue tells when the service is reading the body: then the client leaves.
+    const req = request(`${svc.baseUrl}${path}?kind=message`, {
+      method: 'POST',
+      headers: { Authorization: a.basic, 'Content-Length': '500', Expect: '100-continue' },
     });
-    await new Promise((r) => setTimeout(r, 300));
-    const lines = svc.logLines.map((l) => JSON.parse(l) as { path?: string; status?: number }).filter((l) => l.path === `/v1/accounts/${a.sid}/media`);
-    expect(lines.map((l) => l.status)).toEqual([400]);
+    req.on('error', () => undefined);
+    req.on('continue', () => {
+      req.write('0123456789', () => req.destroy());
+    });
+    expect((await logged).status).toBe(400);
     const { rows } = await svc.db.query('SELECT count(*)::int AS n FROM media WHERE account_sid = $1', [a.sid]);
     expect(rows[0].n).toBe(0);
   });

@@ -44,27 +44,38 @@ export async function spawnServe(env: Record<string, string> = {}, options: { da
   return { child, baseUrl: `http://127.0.0.1:${port}`, port, dataDir, env: fullEnv, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** A POST whose body arrives in pieces, `delayMillis` apart, over `chunks` writes. */
+/**
+ * A POST whose body arrives in pieces, `delayMillis` apart. It asks for 100 Continue:
+ * the chunks start once the service is reading, after `onReading` ran.
+ */
 export function slowUpload(
   url: string,
   auth: string,
   chunks: Buffer[],
   delayMillis: number,
+  onReading: () => void = () => {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/octet-stream' } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/octet-stream', Expect: '100-continue' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
-    (async () => {
-      for (const c of chunks) {
-        req.write(c);
-        await new Promise((r) => setTimeout(r, delayMillis));
-      }
-      req.end();
-    })().catch(reject);
+    req.on('continue', () => {
+      onReading();
+      (async () => {
+        for (const c of chunks) {
+          req.write(c);
+          await new Promise((r) => setTimeout(r, delayMillis));
+        }
+        req.end();
+      })().catch(reject);
+    });
   });
 }

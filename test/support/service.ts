@@ -48,6 +48,8 @@ export interface TestService {
   /** the local store's signing keys (storeKind 'local' only) */
   keyring: Keyring | undefined;
   service: Service;
+  /** resolves with the first log line (parsed) that matches, already written or still to come */
+  logLine(matches: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** resolves with the next invalidation for the account that reaches this instance by NOTIFY */
   nextInvalidation(accountSid: string): Promise<Invalidation>;
   close(): Promise<void>;
@@ -98,9 +100,14 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     PORT: String(port),
   });
   const logLines: string[] = [];
+  const logWaiters: { matches: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
       logLines.push(String(chunk));
+      const line = JSON.parse(String(chunk)) as Record<string, unknown>;
+      for (let i = logWaiters.length - 1; i >= 0; i--) {
+        if (logWaiters[i]!.matches(line)) logWaiters.splice(i, 1)[0]!.resolve(line);
+      }
       cb();
     },
   });
@@ -130,6 +137,10 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     feed: service.feed,
     keyring: service.resources.keyring,
     service,
+    logLine(matches) {
+      const seen = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find(matches);
+      return seen ? Promise.resolve(seen) : new Promise((resolve) => logWaiters.push({ matches, resolve }));
+    },
     nextInvalidation: (accountSid) => new Promise((resolve) => waiting.push({ accountSid, resolve })),
     close: () => service.stop(0),
   };

@@ -50,7 +50,7 @@ function loadConsoleFiles(): Map<string, StaticFile> {
   return files;
 }
 
-const signInBody = z.strictObject({
+export const signInBody = z.strictObject({
   account_sid: z.string().max(64),
   auth_token: z.string().max(256),
 });
@@ -88,8 +88,13 @@ export function consoleRoutes(router: Router, deps: ConsoleSessionDeps & AuthDep
   router.get('/console/session', async (ctx) => {
     const sessionId = ctx.cookies.get(SESSION_COOKIE);
     const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
-    if (!session) throw new InvalidCredentials('not signed in');
     ctx.set('Cache-Control', 'no-store');
+    // Signed out is an ordinary state for the page, not an error: 204, no body (a 401
+    // here would be logged as a failed resource on every visit to the sign-in form).
+    if (!session) {
+      ctx.status = 204;
+      return;
+    }
     ctx.body = { account_sid: session.accountSid, csrf_token: session.csrfToken, expires_at: session.expiresAt.toISOString() };
   });
 
