@@ -6,6 +6,7 @@ import { createPool, type Db } from '../../src/db/pool.js';
 import { createAccount } from '../../src/domain/accounts.js';
 import { createScratchDatabase, runCli } from '../support/cli.js';
 import { slowUpload, spawnServe, type ServeProcess } from '../support/process.js';
+import { basicAuth } from '../support/service.js';
 
 const processes: ServeProcess[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -23,7 +24,7 @@ async function scratchDb(): Promise<{ url: string; db: Db }> {
   return { url: scratch.url, db };
 }
 
-const basic = (sid: string, token: string) => `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
+const basic = basicAuth;
 
 describe('graceful shutdown', () => {
   it('SIGTERM during a slow upload: the upload completes and is stored, then the process exits 0', async () => {

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -7,35 +7,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/embedded.js';
-import { BIN, runCli } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
+import { spawnServe } from '../support/process.js';
 
 const run = promisify(execFile);
 
-interface Running {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
 /** `mediagate serve` (what `npm start` runs) in dir, with no configuration but a free port. */
-async function startServe(dir: string, port: number): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c) => (stderr += c));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 90_000;
-  while (!stderr.includes('mediagate listening on')) {
-    if (child.exitCode !== null) throw new Error(`serve exited early: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, stderr: () => stderr, exited };
-}
+const startServe = (dir: string, port: number) => spawnServe({}, { cwd: dir, port });
 
 const children: ChildProcess[] = [];
 afterAll(() => {

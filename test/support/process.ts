@@ -17,30 +17,36 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** `mediagate serve` as a real process, waiting until it listens. */
-export async function spawnServe(env: Record<string, string> = {}, options: { dataDir?: string; port?: number } = {}): Promise<ServeProcess> {
+/**
+ * `mediagate serve` as a real process, resolved once it says it listens. With `cwd`
+ * and no dataDir it runs as `npm start` does in a checkout: no DATA_DIR, so ./data.
+ */
+export async function spawnServe(
+  env: Record<string, string> = {},
+  options: { dataDir?: string; port?: number; cwd?: string } = {},
+): Promise<ServeProcess> {
   const port = options.port ?? (await findFreePort());
-  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-serve-')));
-  const fullEnv = {
+  const dataDir = options.dataDir ?? (options.cwd ? path.join(options.cwd, 'data') : await mkdtemp(path.join(tmpdir(), 'mg-serve-')));
+  const fullEnv: Record<string, string> = {
     PATH: process.env.PATH!,
     HOME: process.env.HOME ?? '/tmp',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     PORT: String(port),
-    DATA_DIR: dataDir,
+    ...(options.cwd && !options.dataDir ? {} : { DATA_DIR: dataDir }),
     ...env,
   };
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve'], { cwd: options.cwd, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  while (!stderr.includes('mediagate listening on')) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`serve exited early: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (c) => {
+      stderr += c;
+      if (stderr.includes('mediagate listening on')) resolve();
+    });
+    void exited.then(() => reject(new Error(`serve exited before listening: ${stderr}`)));
+  });
   return { child, baseUrl: `http://127.0.0.1:${port}`, port, dataDir, env: fullEnv, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
