@@ -19,15 +19,18 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
   // Workers neither migrate nor own the embedded database: the primary does both.
   const service = await buildService(config, log, { serving: !options.isWorker, migrate: !options.isWorker });
   const port = await service.listen();
+  // Signals are handled from before the banner says we listen: a SIGTERM right after it
+  // must drain, not kill.
+  const stopped = untilStopped(log, async (signal) => {
+    log.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down: draining requests');
+    await service.stop(config.shutdownTimeoutSeconds * 1000);
+  });
   if (!options.isWorker) {
     const firstStart = (await countAccounts(service.resources.db)) === 0;
     process.stderr.write(banner(config, port, service.resources, firstStart, 1));
     log.info({ port, host: config.host, database: service.resources.databaseDescription, store: service.resources.store?.description }, 'listening');
   }
-  return untilStopped(log, async (signal) => {
-    log.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down: draining requests');
-    await service.stop(config.shutdownTimeoutSeconds * 1000);
-  });
+  return stopped;
 }
 
 async function servePrimary(config: Config, log: Logger): Promise<number> {
@@ -54,9 +57,7 @@ async function servePrimary(config: Config, log: Logger): Promise<number> {
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     setTimeout(fork, 1000).unref();
   });
-  for (let i = 0; i < config.workers; i++) fork();
-
-  return untilStopped(log, async (signal) => {
+  const stopped = untilStopped(log, async (signal) => {
     stopping = true;
     log.info({ signal }, 'shutting down: draining workers');
     const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
@@ -68,6 +69,8 @@ async function servePrimary(config: Config, log: Logger): Promise<number> {
     clearTimeout(kill);
     await resources.close();
   });
+  for (let i = 0; i < config.workers; i++) fork();
+  return stopped;
 }
 
 function banner(config: Config, port: number, resources: Resources, firstStart: boolean, workers: number): string {

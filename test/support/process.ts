@@ -45,7 +45,7 @@ export async function spawnServe(
       stderr += c;
       if (stderr.includes('mediagate listening on')) resolve();
     });
-    void exited.then(() => reject(new Error(`serve exited before listening: ${stderr}`)));
+    void exited.then((code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}${stdout}`)));
   });
   return { child, baseUrl: `http://127.0.0.1:${port}`, port, dataDir, env: fullEnv, stdout: () => stdout, stderr: () => stderr, exited };
 }
