@@ -22,7 +22,7 @@ export interface MediaUrlDeps extends MediaDeps, AuthDeps {
   mediaDelivery: Config['mediaDelivery'];
 }
 
-const mediaUrlQuery = (maxTtlSeconds: number) =>
+export const mediaUrlQuery = (maxTtlSeconds: number) =>
   z.object({
     disposition: z.preprocess(absentIfEmpty, z.enum(['inline', 'attachment'], { error: 'must be attachment or inline' }).optional()),
     redirect: z.preprocess(absentIfEmpty, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
@@ -71,7 +71,8 @@ export function mediaUrl(deps: MediaUrlDeps) {
       const principal = await readPrincipal(ctx, deps);
       if (principal) assertSameAccount(principal, accountSid);
       const media = await findAccessibleMedia(deps, { accountSid, mediaSid, principal });
-      const q = readQuery(ctx, query);
+      // Most media URLs carry no query: nothing to parse or validate then (hot path).
+      const q: z.infer<typeof query> = ctx.querystring === '' ? {} : readQuery(ctx, query);
       const attachment = q.disposition === 'attachment';
       const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
       ctx.set('Cache-Control', 'private, no-store');
