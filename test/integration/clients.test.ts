@@ -1,0 +1,371 @@
+// Issue #11: real HTTP clients fetch protected and legacy media with Basic credentials,
+// following the media URL, against S3's rule that a presigned request carrying an
+// Authorization header is refused (400 InvalidArgument: "Only one auth mechanism
+// allowed"; s3rver enforces it as S3 does). In redirect mode (the 302) the clients that
+// forward credentials to the presigned URL fail; with MEDIA_DELIVERY=proxy every client
+// gets the exact bytes.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { newAccount, setProtection, startService, uploadJson, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
+
+const CLIENTS_DIR = path.resolve(import.meta.dirname, '../support/clients');
+const S3_REFUSAL = 'Only one auth mechanism allowed';
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a client program to its end; never throws for a non-zero exit (wget exits 8 on a 400). */
+function runClient(command: string, args: string[], timeoutMillis = 90_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMillis });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function onPath(binary: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, binary)));
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+interface Download {
+  /** the final HTTP status the client saw */
+  status: number;
+  body: Buffer;
+}
+
+interface Target {
+  url: string;
+  out: string;
+}
+
+interface Client {
+  name: string;
+  /** the programs it needs on PATH */
+  binaries: string[];
+  /** downloads each target (following redirects) with the account's Basic credentials */
+  download(user: string, password: string, targets: Target[]): Promise<Download[]>;
+}
+
+async function readDownloads(targets: Target[], statuses: number[]): Promise<Download[]> {
+  expect(statuses).toHaveLength(targets.length);
+  return Promise.all(targets.map(async (t, i) => ({ status: statuses[i]!, body: await readFile(t.out).catch(() => Buffer.alloc(0)) })));
+}
+
+/** One process per target, their final status read by `statusOf`. */
+function perTarget(command: string, argsFor: (user: string, password: string, t: Target) => string[], statusOf: (r: RunResult) => number) {
+  return async (user: string, password: string, targets: Target[]) => {
+    const statuses: number[] = [];
+    for (const t of targets) statuses.push(statusOf(await runClient(command, argsFor(user, password, t))));
+    return readDownloads(targets, statuses);
+  };
+}
+
+const curlStatus = (r: RunResult) => {
+  if (r.code !== 0) throw new Error(`curl exited ${r.code}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+};
+// wget -S prints each response's status line; the last one is where it ended.
+const wgetStatus = (r: RunResult) => {
+  const lines = [...r.stderr.matchAll(/^\s*HTTP\/1\.[01] (\d{3})/gm)];
+  if (lines.length === 0) throw new Error(`wget exited ${r.code} without a response: ${r.stderr}`);
+  return Number(lines[lines.length - 1]![1]);
+};
+const printedStatus = (r: RunResult) => {
+  if (r.code !== 0) throw new Error(`client exited ${r.code}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+};
+
+/** test/support/clients/MediaClient.java, run as a single-file program: one HttpClient for all the targets. */
+async function runJava(mode: 'authenticator' | 'header' | 'manual-redirect', user: string, password: string, targets: Target[]): Promise<Download[]> {
+  const r = await runClient('java', [path.join(CLIENTS_DIR, 'MediaClient.java'), mode, user, password, ...targets.flatMap((t) => [t.url, t.out])]);
+  if (r.code !== 0) throw new Error(`java exited ${r.code}: ${r.stderr}`);
+  return readDownloads(targets, r.stdout.trim().split('\n').map(Number));
+}
+
+const CLIENTS: Record<string, Client> = {
+  curlLocation: {
+    name: 'curl -L -u',
+    binaries: ['curl'],
+    download: perTarget('curl', (u, p, t) => ['-sS', '-L', '-u', `${u}:${p}`, '-o', t.out, '-w', '%{http_code}', t.url], curlStatus),
+  },
+  curlLocationTrusted: {
+    name: 'curl --location-trusted -u',
+    binaries: ['curl'],
+    download: perTarget('curl', (u, p, t) => ['-sS', '--location-trusted', '-u', `${u}:${p}`, '-o', t.out, '-w', '%{http_code}', t.url], curlStatus),
+  },
+  // docs/clients.md's two-step recipes: the JSON answer, then its URL without credentials.
+  curlJson: {
+    name: 'curl through ?redirect=false and jq (docs/clients.md)',
+    binaries: ['curl', 'jq', 'sh'],
+    download: perTarget(
+      'sh',
+      (u, p, t) => [
+        '-c',
+        'url=$(curl -fsS -u "$1:$2" "$3?redirect=false" | jq -r .url) && curl -sS -o "$4" -w "%{http_code}" "$url"',
+        'sh', u, p, t.url, t.out,
+      ],
+      curlStatus,
+    ),
+  },
+  wgetJson: {
+    name: 'wget through ?redirect=false and jq (docs/clients.md)',
+    binaries: ['wget', 'jq', 'sh'],
+    download: perTarget(
+      'sh',
+      (u, p, t) => [
+        '-c',
+        'url=$(wget -qO- --user="$1" --password="$2" "$3?redirect=false" | jq -r .url) && wget -S --content-on-error -O "$4" "$url"',
+        'sh', u, p, t.url, t.out,
+      ],
+      wgetStatus,
+    ),
+  },
+  wgetNoChallenge: {
+    name: 'wget --auth-no-challenge --user --password',
+    binaries: ['wget'],
+    download: perTarget(
+      'wget',
+      (u, p, t) => ['-S', '--content-on-error', '--auth-no-challenge', `--user=${u}`, `--password=${p}`, '-O', t.out, t.url],
+      wgetStatus,
+    ),
+  },
+  wgetChallenge: {
+    name: 'wget --user --password',
+    binaries: ['wget'],
+    download: perTarget('wget', (u, p, t) => ['-S', '--content-on-error', `--user=${u}`, `--password=${p}`, '-O', t.out, t.url], wgetStatus),
+  },
+  javaAuthenticator: {
+    name: 'Java 17 HttpClient with an Authenticator (a new client per download)',
+    binaries: ['java'],
+    download: async (u, p, targets) => {
+      const downloads: Download[] = [];
+      for (const t of targets) downloads.push(...(await runJava('authenticator', u, p, [t])));
+      return downloads;
+    },
+  },
+  javaAuthenticatorReused: {
+    name: 'Java 17 HttpClient with an Authenticator, one client for both downloads',
+    binaries: ['java'],
+    download: (u, p, targets) => runJava('authenticator', u, p, targets),
+  },
+  javaManualRedirect: {
+    name: "Java 17 HttpClient with an Authenticator, not following redirects, and the Location fetched without credentials (docs/clients.md's recipe)",
+    binaries: ['java'],
+    download: (u, p, targets) => runJava('manual-redirect', u, p, targets),
+  },
+  javaHeader: {
+    name: 'Java 17 HttpClient with a hand-set Authorization header',
+    binaries: ['java'],
+    download: (u, p, targets) => runJava('header', u, p, targets),
+  },
+  pythonRequests: {
+    name: 'python requests with auth=',
+    binaries: ['python3'],
+    download: perTarget('python3', (u, p, t) => [path.join(CLIENTS_DIR, 'media_client.py'), 'requests', u, p, t.url, t.out], printedStatus),
+  },
+  pythonUrllibHandler: {
+    name: 'python urllib with an HTTPBasicAuthHandler',
+    binaries: ['python3'],
+    download: perTarget('python3', (u, p, t) => [path.join(CLIENTS_DIR, 'media_client.py'), 'urllib-handler', u, p, t.url, t.out], printedStatus),
+  },
+  pythonUrllibHeader: {
+    name: 'python urllib with a hand-set Authorization header',
+    binaries: ['python3'],
+    download: perTarget('python3', (u, p, t) => [path.join(CLIENTS_DIR, 'media_client.py'), 'urllib-header', u, p, t.url, t.out], printedStatus),
+  },
+  nodeFetch: {
+    name: 'Node fetch with an Authorization header',
+    binaries: [],
+    download: async (u, p, targets) => {
+      const downloads: Download[] = [];
+      for (const t of targets) {
+        const res = await fetch(t.url, { headers: { Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } });
+        downloads.push({ status: res.status, body: Buffer.from(await res.arrayBuffer()) });
+      }
+      return downloads;
+    },
+  },
+};
+
+type Outcome = 'bytes' | 'S3 400';
+
+interface Expectation {
+  client: Client;
+  protectedMedia: Outcome;
+  legacy: Outcome;
+}
+
+/**
+ * The account's media on a service: a legacy media (public, but fetched here with the
+ * credentials anyway, as a client configured with them does) and a protected one.
+ */
+interface Setup {
+  svc: TestService;
+  owner: TestAccount;
+  protectedMedia: MediaJson;
+  protectedBytes: Buffer;
+  legacy: MediaJson;
+  legacyBytes: Buffer;
+}
+
+async function setUp(svc: TestService): Promise<Setup> {
+  const owner = await newAccount(svc.db, 'clients');
+  const legacyBytes = randomBytes(40_000);
+  const protectedBytes = randomBytes(70_000);
+  const legacy = await uploadJson(svc, owner, legacyBytes, { contentType: 'image/jpeg', filename: 'legacy.jpg' });
+  expect((await setProtection(svc, owner, { message: true })).status).toBe(200);
+  const protectedMedia = await uploadJson(svc, owner, protectedBytes, { contentType: 'image/png', filename: 'photo.png' });
+  expect([legacy.requires_auth, protectedMedia.requires_auth]).toEqual([false, true]);
+  return { svc, owner, protectedMedia, protectedBytes, legacy, legacyBytes };
+}
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'mg-clients-'));
+});
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+function describeOutcome(outcome: Outcome): string {
+  return outcome === 'bytes' ? 'gets the exact bytes' : "gets S3's 400";
+}
+
+/** One test per client: both media downloaded, each outcome checked. */
+function clientTests(setup: () => Setup, expectations: Expectation[]): void {
+  for (const { client, protectedMedia: onProtected, legacy: onLegacy } of expectations) {
+    const title =
+      onProtected === onLegacy
+        ? `${client.name} ${describeOutcome(onProtected)} of protected and legacy media`
+        : `${client.name} ${describeOutcome(onProtected)} of protected media, and ${describeOutcome(onLegacy)} of legacy media`;
+    const absent = client.binaries.filter((b) => !onPath(b));
+    if (absent.length > 0) {
+      it.skip(`${title} (skipped: ${absent.join(' and ')} not installed)`, () => undefined);
+      continue;
+    }
+    it(title, async () => {
+      const s = setup();
+      const prefix = path.join(work, `${s.owner.sid}-${randomBytes(6).toString('hex')}`);
+      const targets = [
+        { url: s.protectedMedia.url, out: `${prefix}-protected` },
+        { url: s.legacy.url, out: `${prefix}-legacy` },
+      ];
+      const [gotProtected, gotLegacy] = await client.download(s.owner.sid, s.owner.authToken, targets);
+      const check = (got: Download, outcome: Outcome, bytes: Buffer, what: string) => {
+        if (outcome === 'bytes') {
+          expect(got.status, `${what}: ${got.body.subarray(0, 300).toString()}`).toBe(200);
+          expect(sha256(got.body), what).toBe(sha256(bytes));
+        } else {
+          expect(got.status, what).toBe(400);
+          expect(got.body.toString(), what).toContain('<Code>InvalidArgument</Code>');
+          expect(got.body.toString(), what).toContain(S3_REFUSAL);
+        }
+      };
+      check(gotProtected!, onProtected, s.protectedBytes, 'protected media');
+      check(gotLegacy!, onLegacy, s.legacyBytes, 'legacy media');
+    }, 120_000);
+  }
+}
+
+const bytesFromBoth = (client: Client): Expectation => ({ client, protectedMedia: 'bytes', legacy: 'bytes' });
+const refusedBoth = (client: Client): Expectation => ({ client, protectedMedia: 'S3 400', legacy: 'S3 400' });
+
+// Protected media first, then legacy media, with one client.
+const JAVA_REUSED_IN_REDIRECT_MODE: Expectation = { client: CLIENTS.javaAuthenticatorReused!, protectedMedia: 'bytes', legacy: 'S3 400' };
+
+// The bucket on another host name than the service (localhost vs 127.0.0.1), as in
+// production: the service at api.example.com, S3 at bucket.s3.amazonaws.com.
+const s3ElsewhereEndpoint = () => {
+  const u = new URL(inject('s3Endpoint'));
+  u.hostname = 'localhost';
+  return u.origin;
+};
+
+describe('redirect mode (the default 302), bucket on another host name', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setUp(await startService({ s3Endpoint: s3ElsewhereEndpoint() }));
+    const location = (await fetch(s.legacy.url, { redirect: 'manual' })).headers.get('location')!;
+    expect(new URL(location).hostname).toBe('localhost');
+    expect(new URL(s.legacy.url).hostname).toBe('127.0.0.1');
+  });
+  afterAll(() => s?.svc.close());
+
+  clientTests(() => s, [
+    // They drop the credentials when a redirect leaves the origin.
+    bytesFromBoth(CLIENTS.curlLocation!),
+    bytesFromBoth(CLIENTS.javaAuthenticator!),
+    bytesFromBoth(CLIENTS.javaManualRedirect!),
+    bytesFromBoth(CLIENTS.pythonRequests!),
+    bytesFromBoth(CLIENTS.pythonUrllibHandler!),
+    bytesFromBoth(CLIENTS.nodeFetch!),
+    bytesFromBoth(CLIENTS.curlJson!),
+    bytesFromBoth(CLIENTS.wgetJson!),
+    // wget without --auth-no-challenge sends them only after a 401, and then only to
+    // that host name: the bucket, another host, gets none.
+    bytesFromBoth(CLIENTS.wgetChallenge!),
+    // They forward Authorization to the presigned URL, legacy media included (the
+    // service accepts the valid credentials there too and redirects).
+    refusedBoth(CLIENTS.curlLocationTrusted!),
+    refusedBoth(CLIENTS.wgetNoChallenge!),
+    refusedBoth(CLIENTS.javaHeader!),
+    refusedBoth(CLIENTS.pythonUrllibHeader!),
+    // The JDK stores the credentials it was challenged for under the URL the exchange
+    // ended at (the presigned URL's folder in the bucket), since its redirect filter
+    // answers the 302 before the authentication filter sees it. The next download that
+    // reaches the bucket without a challenge (legacy media) sends them there preemptively.
+    JAVA_REUSED_IN_REDIRECT_MODE,
+  ]);
+});
+
+describe('redirect mode, bucket on the same host name as the service (another port)', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setUp(await startService());
+    const location = (await fetch(s.legacy.url, { redirect: 'manual' })).headers.get('location')!;
+    expect(new URL(location).hostname).toBe(new URL(s.legacy.url).hostname);
+    expect(new URL(location).port).not.toBe(new URL(s.legacy.url).port);
+  });
+  afterAll(() => s?.svc.close());
+
+  clientTests(() => s, [
+    // curl (since 7.83), requests, Java's and urllib's authenticators and fetch compare
+    // the port too.
+    bytesFromBoth(CLIENTS.curlLocation!),
+    bytesFromBoth(CLIENTS.javaAuthenticator!),
+    bytesFromBoth(CLIENTS.javaManualRedirect!),
+    bytesFromBoth(CLIENTS.pythonRequests!),
+    bytesFromBoth(CLIENTS.pythonUrllibHandler!),
+    bytesFromBoth(CLIENTS.nodeFetch!),
+    // wget remembers that the host *name* challenged it and sends the credentials to
+    // the bucket on another port of it; legacy media never challenges.
+    { client: CLIENTS.wgetChallenge!, protectedMedia: 'S3 400', legacy: 'bytes' },
+    refusedBoth(CLIENTS.curlLocationTrusted!),
+    refusedBoth(CLIENTS.wgetNoChallenge!),
+    refusedBoth(CLIENTS.javaHeader!),
+    refusedBoth(CLIENTS.pythonUrllibHeader!),
+    JAVA_REUSED_IN_REDIRECT_MODE,
+  ]);
+});
+
+describe('MEDIA_DELIVERY=proxy: the media URL answers with the bytes', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setUp(await startService({ s3Endpoint: s3ElsewhereEndpoint(), env: { MEDIA_DELIVERY: 'proxy' } }));
+  });
+  afterAll(() => s?.svc.close());
+
+  clientTests(() => s, Object.values(CLIENTS).map(bytesFromBoth));
+});
