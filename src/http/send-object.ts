@@ -41,22 +41,24 @@ export async function sendObject(ctx: Context, object: ObjectToSend): Promise<vo
   // Served files run nothing, even if opened as a document: no script, no plugin, no
   // same-origin access (active types are also attachments: domain/content-disposition).
   ctx.set('Content-Security-Policy', "sandbox; default-src 'none'");
-  ctx.set('ETag', object.etag);
-  ctx.set('Accept-Ranges', 'bytes');
-  if (object.lastModified) ctx.set('Last-Modified', object.lastModified.toUTCString());
-  if (object.contentDisposition) ctx.set('Content-Disposition', object.contentDisposition);
-
   const ifNoneMatch = ctx.get('If-None-Match');
-  if (ifNoneMatch && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === object.etag))) {
-    ctx.status = 304;
-    return;
-  }
+  const notModified =
+    ifNoneMatch !== '' && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === object.etag));
   const rangeHeader = ctx.get('Range');
-  const range = rangeHeader ? parseRange(rangeHeader, object.sizeBytes) : undefined;
+  const range = rangeHeader && !notModified ? parseRange(rangeHeader, object.sizeBytes) : undefined;
   if (range === 'unsatisfiable') {
     ctx.set('Content-Range', `bytes */${object.sizeBytes}`);
     throw new HttpError(416, 'range_not_satisfiable', 'the requested range is not satisfiable');
   }
+  // The object's own headers, once the answer is one about the object (not an error).
+  ctx.set('ETag', object.etag);
+  ctx.set('Accept-Ranges', 'bytes');
+  if (object.lastModified) ctx.set('Last-Modified', object.lastModified.toUTCString());
+  if (notModified) {
+    ctx.status = 304;
+    return;
+  }
+  if (object.contentDisposition) ctx.set('Content-Disposition', object.contentDisposition);
   ctx.status = range ? 206 : 200;
   if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${object.sizeBytes}`);
   ctx.set('Content-Type', object.contentType);
