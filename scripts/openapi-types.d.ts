@@ -1,0 +1,1 @@
+export function apiTypesText(document: object): Promise<string>;

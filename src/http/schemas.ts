@@ -1,0 +1,270 @@
+import { z } from 'zod';
+
+// The JSON the service answers with, as zod schemas: src/http/openapi.ts turns them into
+// the OpenAPI document's components (z.toJSONSchema), and the tests validate every
+// response they receive against that document. Objects are strict: a field a route adds
+// without adding it here makes the tests fail, so the reference cannot fall behind.
+// (Request schemas are not here: they are the very ones the routes validate with,
+// exported from the route files.)
+
+interface ComponentMeta {
+  id: string;
+  description?: string;
+  examples?: unknown[];
+}
+
+/** Every schema that becomes `#/components/schemas/{id}` (this registry holds the ids alone). */
+export const responseComponents = z.registry<{ id: string }>();
+
+function component<T extends z.ZodType>(schema: T, { id, ...meta }: ComponentMeta): T {
+  // Descriptions and examples go where z.toJSONSchema reads them, as everywhere else in
+  // zod: the schema's own .meta() (the global registry).
+  const described = schema.meta(meta);
+  responseComponents.add(described, { id });
+  return described;
+}
+
+const SID_HEX = '[0-9a-f]{32}';
+const accountSid = z.string().regex(new RegExp(`^AC${SID_HEX}$`)).meta({ examples: ['AC0123456789abcdef0123456789abcdef'] });
+const mediaSid = z.string().regex(new RegExp(`^ME${SID_HEX}$`)).meta({ examples: ['ME0123456789abcdef0123456789abcdef'] });
+const keySid = z.string().regex(new RegExp(`^SK${SID_HEX}$`)).meta({ examples: ['SK0123456789abcdef0123456789abcdef'] });
+const secret = z.string().regex(/^[0-9a-f]{32,}$/).meta({ description: 'shown once: only its hash is stored' });
+const timestamp = z.iso.datetime().meta({ examples: ['2026-11-28T09:30:00.000Z'] });
+const kind = z.enum(['message', 'recording', 'fax']);
+
+// The codes src/http/errors.ts gives each status: one error schema per status, so a
+// status answered with another status's code (or the wrong status in the body) fails.
+export const ERROR_CODES = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  429: 'too_many_requests',
+  503: 'service_unavailable',
+} as const;
+export type ErrorStatus = keyof typeof ERROR_CODES;
+
+const ERROR_EXAMPLES: Record<ErrorStatus, string> = {
+  400: 'kind must be one of message, recording, fax',
+  401: 'valid credentials are required',
+  403: 'these credentials belong to another account',
+  404: 'no such media',
+  408: 'the request body was not received in time',
+  409: 'there is no secondary auth token to promote',
+  413: 'the body exceeds the limit of 104857600 bytes',
+  415: 'the body must be JSON, sent as Content-Type: application/json',
+  416: 'the requested range is not satisfiable',
+  429: 'too many failed authentication attempts; retry later',
+  503: 'the database is unavailable',
+};
+
+for (const [status, code] of Object.entries(ERROR_CODES)) {
+  component(
+    z.strictObject({
+      error: z.strictObject({
+        status: z.literal(Number(status)),
+        code: z.literal(code),
+        message: z.string().meta({ description: 'for people; safe to show, never an internal detail' }),
+      }),
+    }),
+    {
+      id: `Error${status}`,
+      description: `The error body of a ${status}: every error of the service has this shape.`,
+      examples: [{ error: { status: Number(status), code, message: ERROR_EXAMPLES[Number(status) as ErrorStatus] } }],
+    },
+  );
+}
+
+export const media = component(
+  z.strictObject({
+    sid: mediaSid,
+    account_sid: accountSid,
+    kind,
+    content_type: z.string().meta({ description: 'as sent with the upload; the media URL serves it back' }),
+    size_bytes: z.int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    filename: z.string().nullable(),
+    created_at: timestamp,
+    requires_auth: z.boolean().meta({
+      description: "whether the media URL needs credentials: its kind's protection when it was created, or protect-existing since",
+    }),
+    application_id: z.uuid().nullable().meta({ description: 'set: only JWTs of this application (besides the account\'s token and keys) reach it' }),
+    url: z.url().meta({ description: 'the media URL: `{PUBLIC_BASE_URL}/v1/accounts/{AccountSid}/media/{MediaSid}`' }),
+  }),
+  {
+    id: 'Media',
+    description: "A media item's metadata.",
+    examples: [
+      {
+        sid: 'ME0123456789abcdef0123456789abcdef',
+        account_sid: 'AC0123456789abcdef0123456789abcdef',
+        kind: 'message',
+        content_type: 'image/jpeg',
+        size_bytes: 48213,
+        sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+        filename: 'a.jpg',
+        created_at: '2026-11-28T09:30:00.000Z',
+        requires_auth: true,
+        application_id: null,
+        url: 'https://media.example.com/v1/accounts/AC0123456789abcdef0123456789abcdef/media/ME0123456789abcdef0123456789abcdef',
+      },
+    ],
+  },
+);
+
+const pageToken = z.string().nullable().meta({ description: 'pass as `page_token` for the next page; null on the last page' });
+
+export const mediaList = component(z.strictObject({ media: z.array(media), next_page_token: pageToken }), {
+  id: 'MediaList',
+  description: 'A page of media, newest first.',
+});
+
+export const mediaUrlAnswer = component(
+  z.strictObject({
+    url: z.url().meta({ description: 'the signed URL the 302 would have named' }),
+    method: z.enum(['GET', 'HEAD']).meta({ description: 'the method the URL is signed for (a HEAD asks for a HEAD URL)' }),
+    expires_at: timestamp.meta({ description: 'when the signed URL stops working' }),
+    content_type: z.string(),
+    size_bytes: z.int().nonnegative(),
+    filename: z.string().nullable(),
+  }),
+  {
+    id: 'MediaUrlAnswer',
+    description: 'The media URL answered with `?redirect=false`: the signed URL as JSON, for clients that cannot take a 302.',
+    examples: [
+      {
+        url: 'https://bucket.s3.amazonaws.com/AC0123456789abcdef0123456789abcdef/ME0123456789abcdef0123456789abcdef?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=14400&X-Amz-Signature=…',
+        method: 'GET',
+        expires_at: '2026-11-28T13:30:00.000Z',
+        content_type: 'image/jpeg',
+        size_bytes: 48213,
+        filename: 'a.jpg',
+      },
+    ],
+  },
+);
+
+const protectionOfKind = z.strictObject({ enabled: z.boolean(), changed_at: timestamp.nullable() });
+
+export const protectionState = component(
+  z.strictObject({ message: protectionOfKind, recording: protectionOfKind, fax: protectionOfKind }),
+  {
+    id: 'MediaProtection',
+    description: "The account's protection switch of each media kind (all off for a new account).",
+    examples: [
+      {
+        message: { enabled: true, changed_at: '2026-11-28T09:30:00.000Z' },
+        recording: { enabled: false, changed_at: null },
+        fax: { enabled: false, changed_at: null },
+      },
+    ],
+  },
+);
+
+export const protectExistingResult = component(z.strictObject({ protected: z.int().nonnegative() }), {
+  id: 'ProtectExistingResult',
+  description: 'How many media items of the kind now require auth that did not before.',
+  examples: [{ protected: 42 }],
+});
+
+export const retention = component(
+  z.strictObject({
+    days: z.int().min(1).nullable().meta({ description: 'null: media is kept until deleted; else it expires this many days after its creation' }),
+  }),
+  { id: 'Retention', examples: [{ days: 90 }, { days: null }] },
+);
+
+export const apiKey = component(z.strictObject({ sid: keySid, name: z.string(), created_at: timestamp }), {
+  id: 'ApiKey',
+  description: 'An API key, without its secret.',
+});
+
+export const apiKeyCreated = component(z.strictObject({ sid: keySid, name: z.string(), secret, created_at: timestamp }), {
+  id: 'ApiKeyCreated',
+  description: 'A new API key with its secret, shown this once. Use `SK…:secret` as Basic credentials.',
+  examples: [
+    { sid: 'SK0123456789abcdef0123456789abcdef', name: 'webhooks', secret: '4f0c3b2a1e9d8c7b6a5f4e3d2c1b0a99', created_at: '2026-11-28T09:30:00.000Z' },
+  ],
+});
+
+export const apiKeyList = component(z.strictObject({ keys: z.array(apiKey) }), { id: 'ApiKeyList' });
+
+export const secondaryAuthToken = component(z.strictObject({ secondary_auth_token: secret }), {
+  id: 'SecondaryAuthToken',
+  examples: [{ secondary_auth_token: '8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d' }],
+});
+
+export const promoted = component(z.strictObject({ promoted: z.literal(true) }), { id: 'Promoted' });
+
+export const application = component(
+  z.strictObject({
+    application_id: z.uuid(),
+    account_sid: accountSid,
+    name: z.string(),
+    algorithm: z.enum(['RS256', 'EdDSA']).meta({ description: "what the application's JWTs are signed with, from its key's type" }),
+    public_key: z.string().meta({ description: 'PEM (SPKI)' }),
+    created_at: timestamp,
+  }),
+  {
+    id: 'Application',
+    description: 'An application: its JWTs (signed with its private key) authenticate as the account.',
+    examples: [
+      {
+        application_id: '2f1e7c9a-5b3d-4e8f-9a1b-0c2d3e4f5a6b',
+        account_sid: 'AC0123456789abcdef0123456789abcdef',
+        name: 'voice',
+        algorithm: 'EdDSA',
+        public_key: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA…\n-----END PUBLIC KEY-----\n',
+        created_at: '2026-11-28T09:30:00.000Z',
+      },
+    ],
+  },
+);
+
+export const applicationList = component(z.strictObject({ applications: z.array(application) }), { id: 'ApplicationList' });
+
+export const accountEvent = component(
+  z.strictObject({
+    id: z.string().regex(/^\d+$/),
+    type: z.enum([
+      'api_key.created',
+      'api_key.deleted',
+      'application.created',
+      'application.deleted',
+      'auth_token.secondary_created',
+      'auth_token.promoted',
+      'auth_token.secondary_deleted',
+      'media_protection.changed',
+      'media_protection.protected_existing',
+      'retention.changed',
+    ]),
+    detail: z.record(z.string(), z.unknown()).meta({ description: 'what changed (never a secret)' }),
+    created_at: timestamp,
+  }),
+  {
+    id: 'AccountEvent',
+    examples: [{ id: '1042', type: 'media_protection.changed', detail: { kind: 'message', enabled: true }, created_at: '2026-11-28T09:30:00.000Z' }],
+  },
+);
+
+export const eventList = component(z.strictObject({ events: z.array(accountEvent), next_page_token: pageToken }), {
+  id: 'AccountEventList',
+  description: 'A page of events, newest first.',
+});
+
+export const consoleSession = component(
+  z.strictObject({
+    account_sid: accountSid,
+    csrf_token: z.string().meta({ description: "send it as `X-CSRF-Token` with every call the console's page makes" }),
+    expires_at: timestamp,
+  }),
+  { id: 'ConsoleSession', description: 'A console session (its id is only in the HttpOnly cookie).' },
+);
+
+export const health = component(z.strictObject({ status: z.literal('ok') }), { id: 'Health' });
+export const readiness = component(z.strictObject({ status: z.literal('ready') }), { id: 'Readiness' });

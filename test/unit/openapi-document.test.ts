@@ -1,0 +1,169 @@
+import type Router from '@koa/router';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { apiTypesText } from '../../scripts/openapi-types.js';
+import { parseConfig } from '../../src/config.js';
+import { createApp, type AppDeps } from '../../src/http/app.js';
+import { buildOpenApiDocument, referenceDocumentText } from '../../src/http/openapi.js';
+import { MEDIA_URL_ROUTE } from '../../src/http/routes/media-url.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { ContractChecker } from '../support/contract.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const config = parseConfig({});
+const document = buildOpenApiDocument(config);
+const HTTP_METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'];
+
+function operations(): { path: string; method: string; op: Record<string, unknown> }[] {
+  return Object.entries(document.paths).flatMap(([p, item]) =>
+    Object.entries(item)
+      .filter(([m]) => HTTP_METHODS.includes(m))
+      .map(([method, op]) => ({ path: p, method, op })),
+  );
+}
+
+/** `/v1/accounts/:accountSid/keys/:keySid` and `/v1/accounts/{AccountSid}/keys/{KeySid}` alike: `/v1/accounts/{}/keys/{}`. */
+const shape = (p: string) => p.replace(/:[A-Za-z]+/g, '{}').replace(/\{[^}]+\}/g, '{}');
+
+describe('docs/openapi.json', () => {
+  it('is what the code generates (run `npm run openapi` after changing a route or a schema)', async () => {
+    const committed = await readFile(path.join(root, 'docs/openapi.json'), 'utf8');
+    expect(committed === referenceDocumentText(), 'docs/openapi.json is stale: run `npm run openapi` and commit it').toBe(true);
+  });
+
+  it("is current in the tests' typed client too (test/support/api-types.ts)", async () => {
+    const committed = await readFile(path.join(root, 'test/support/api-types.ts'), 'utf8');
+    const generated = await apiTypesText(JSON.parse(referenceDocumentText()) as object);
+    expect(committed === generated, 'test/support/api-types.ts is stale: run `npm run openapi` and commit it').toBe(true);
+  });
+
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const result = await new Validator().validate(structuredClone(document));
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(document.openapi).toBe('3.1.0');
+  });
+
+  it('names PUBLIC_BASE_URL as its server', () => {
+    const doc = buildOpenApiDocument(parseConfig({ PUBLIC_BASE_URL: 'https://media.example.com' }));
+    expect(doc.servers).toEqual([{ url: 'https://media.example.com', description: 'PUBLIC_BASE_URL' }]);
+  });
+
+  it('documents every route the app serves, and no other', () => {
+    const app = createApp({
+      config,
+      db: {},
+      store: {},
+      localStore: {}, // registers the blob routes, as the zero-config store does
+      authenticator: {},
+      log: createLogger('silent'),
+      metrics: createMetrics({ defaultMetrics: false }),
+      migrations: [],
+      clock: () => new Date(),
+      invalidate: {},
+    } as unknown as AppDeps);
+    const router = app.middleware.map((m) => (m as { router?: Router }).router).find((r) => r !== undefined)!;
+    const served = new Set(
+      router.stack
+        .filter((layer) => layer.methods.length > 0)
+        // The router answers HEAD wherever it answers GET; the document names HEAD only where it matters.
+        .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${shape(String(layer.path))}`)),
+    );
+    // The media URL is answered ahead of the router (routes/media-url.ts).
+    served.add(`GET ${shape(MEDIA_URL_ROUTE)}`).add(`HEAD ${shape(MEDIA_URL_ROUTE)}`);
+    const documented = new Set(operations().map(({ path: p, method }) => `${method.toUpperCase()} ${shape(p)}`));
+    documented.delete(`HEAD ${shape('/v1/blobs/{AccountSid}/{MediaSid}')}`);
+    expect([...documented].sort()).toEqual([...served].sort());
+  });
+
+  it('describes every operation and parameter, and names each operation once', () => {
+    const ids = operations().map(({ op }) => op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const { path: p, method, op } of operations()) {
+      expect(op.summary, `${method} ${p}`).toBeTruthy();
+      expect(op.tags, `${method} ${p}`).toHaveLength(1);
+      for (const parameter of (op.parameters as Record<string, unknown>[] | undefined) ?? []) {
+        if (parameter.$ref || parameter.in !== 'query') continue;
+        expect(parameter.description, `${method} ${p} ?${String(parameter.name)}`).toBeTruthy();
+      }
+    }
+  });
+
+  it('takes request schemas from the routes: the media URL allows expires_in up to MEDIA_URL_TTL_SECONDS', () => {
+    const doc = buildOpenApiDocument(parseConfig({ MEDIA_URL_TTL_SECONDS: '600' }));
+    const params = doc.paths['/v1/accounts/{AccountSid}/media/{MediaSid}']!.get!.parameters as { name: string; description?: string }[];
+    expect(params.find((p) => p.name === 'expires_in')?.description).toContain('60 to 600');
+    const patch = doc.paths['/v1/accounts/{AccountSid}/settings/retention']!.patch!.requestBody as {
+      content: Record<string, { schema: unknown }>;
+    };
+    expect(patch.content['application/json']!.schema).toEqual({
+      type: 'object',
+      properties: { days: { anyOf: [{ type: 'integer', minimum: 1, maximum: 36500 }, { type: 'null' }] } },
+      required: ['days'],
+      additionalProperties: false,
+    });
+  });
+});
+
+describe('the contract check of test responses (test/support/contract.ts)', () => {
+  const checker = new ContractChecker(document);
+  const base = 'http://127.0.0.1:9';
+  const common = { 'X-Request-Id': 'r-1', 'X-Content-Type-Options': 'nosniff' };
+  const request = (method: string, p: string, headers: Record<string, string> = {}) => ({ method, url: `${base}${p}`, headers: new Headers(headers) });
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json; charset=utf-8', ...common, ...headers } });
+  const mediaUrl = '/v1/accounts/AC0123456789abcdef0123456789abcdef/media/ME0123456789abcdef0123456789abcdef';
+  const unauthorized = { error: { status: 401, code: 'unauthorized', message: 'valid credentials are required' } };
+
+  it('accepts an answer that keeps the contract', async () => {
+    const res = json(401, unauthorized, { 'WWW-Authenticate': 'Basic realm="mediagate"' });
+    expect(await checker.problemsOf(request('GET', mediaUrl), res)).toEqual([]);
+  });
+
+  it('reports an undeclared status, a missing header and a body off its schema', async () => {
+    expect(await checker.problemsOf(request('GET', '/healthz'), json(418, {}))).toEqual([expect.stringContaining('status 418 is not declared')]);
+    expect(await checker.problemsOf(request('GET', mediaUrl), json(401, unauthorized))).toEqual(['header WWW-Authenticate is missing']);
+    const wrong = json(401, { error: { status: 401, code: 'forbidden', message: 'x' } }, { 'WWW-Authenticate': 'Basic realm="mediagate"' });
+    expect(await checker.problemsOf(request('GET', mediaUrl), wrong)).toEqual([expect.stringContaining('/error/code must be equal to constant')]);
+    const extra = json(200, { status: 'ok', uptime: 3 });
+    expect(await checker.problemsOf(request('GET', '/healthz'), extra)).toEqual([expect.stringContaining('must NOT have additional properties (uptime)')]);
+  });
+
+  it("excuses the Basic challenge for the console's own calls, as documented", async () => {
+    const res = json(401, unauthorized);
+    expect(await checker.problemsOf(request('GET', mediaUrl, { 'X-CSRF-Token': 't' }), res)).toEqual([]);
+  });
+
+  it("tells the media URL's JSON answer (?redirect=false) from proxied bytes that happen to be JSON", async () => {
+    const bytes = () => json(200, { any: 'thing' }, { 'Cache-Control': 'private, no-store', ETag: '"x"', 'Accept-Ranges': 'bytes' });
+    expect(await checker.problemsOf(request('GET', mediaUrl), bytes())).toEqual([]);
+    expect(await checker.problemsOf(request('GET', `${mediaUrl}?redirect=false`), bytes())).toEqual([
+      expect.stringContaining("must have required property 'url'"),
+    ]);
+  });
+
+  it('leaves alone what the document does not name: other servers, other paths', async () => {
+    expect(await checker.problemsOf(request('GET', '/mediagate-test/AC0/ME0'), json(403, {}))).toEqual([]);
+    expect(await checker.problemsOf({ ...request('GET', '/healthz'), url: 'https://example.com/healthz' }, json(418, {}))).toEqual([]);
+  });
+
+  it('holds another method on a documented path to the rules of every answer: common headers, the JSON error', async () => {
+    const error405 = { error: { status: 405, code: 'method_not_allowed', message: 'Method Not Allowed' } };
+    expect(await checker.problemsOf(request('PUT', '/healthz'), json(405, error405, { Allow: 'GET, HEAD' }))).toEqual([]);
+    expect(await checker.problemsOf(request('PUT', '/healthz'), json(405, {}))).toEqual([expect.stringContaining('the body is not {"error"')]);
+    expect(await checker.problemsOf(request('OPTIONS', '/healthz'), new Response(null, { status: 200 }))).toEqual([
+      'header X-Request-Id is missing',
+      'header X-Content-Type-Options is missing',
+    ]);
+  });
+
+  it('holds a HEAD to what the GET of that path declares', async () => {
+    expect(await checker.problemsOf(request('HEAD', '/healthz'), new Response(null, { status: 200, headers: common }))).toEqual([]);
+    expect(await checker.problemsOf(request('HEAD', '/healthz'), new Response(null, { status: 404, headers: common }))).toEqual([
+      expect.stringContaining('status 404 is not declared'),
+    ]);
+  });
+});
