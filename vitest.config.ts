@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    // Every response a test receives through fetch is checked against docs/openapi.json's contract.
+    setupFiles: ['test/support/contract-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,

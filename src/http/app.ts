@@ -19,6 +19,7 @@ import { requestLog } from './request-log.js';
 import { blobRoutes } from './routes/blobs.js';
 import { consoleRoutes } from './routes/console.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { mediaRoutes } from './routes/media.js';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps): Koa {
   healthRoutes(router, { ...deps, metricsToken: config.metricsToken });
   if (deps.localStore) blobRoutes(router, { store: deps.localStore, clock: deps.clock });
   consoleRoutes(router, { ...deps, ...authDeps, secureCookies: config.publicBaseUrl.startsWith('https:') });
+  docsRoutes(router, config);
   // Router middleware runs only for matched routes, before their handlers.
   router.use('/v1/accounts/:accountSid', authenticate(authDeps));
   mediaRoutes(router, mediaDeps);

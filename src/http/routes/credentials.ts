@@ -9,8 +9,8 @@ import { requireAccountOwner } from '../auth.js';
 import type { LocalInvalidation } from '../../domain/invalidation.js';
 import { readJsonBody } from '../input.js';
 
-const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
-const applicationBody = z.strictObject({ name: z.string().min(1).max(200), public_key: z.string().min(1).max(16_384) });
+export const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
+export const applicationBody = z.strictObject({ name: z.string().min(1).max(200), public_key: z.string().min(1).max(16_384) });
 
 const applicationJson = (a: ApplicationRow) => ({
   application_id: a.application_id,

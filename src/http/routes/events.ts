@@ -5,7 +5,7 @@ import { listAccountEvents } from '../../domain/events.js';
 import { requireAccountOwner } from '../auth.js';
 import { absentIfEmpty, pageSize, readQuery } from '../input.js';
 
-const eventsQuery = z.object({
+export const eventsQuery = z.object({
   page_size: z.preprocess(absentIfEmpty, pageSize(1000, 50)),
   page_token: z.preprocess(absentIfEmpty, z.string().regex(/^\d{1,19}$/, 'is not valid').optional()),
 });

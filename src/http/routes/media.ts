@@ -45,13 +45,13 @@ export function mediaJson(publicBaseUrl: string, m: MediaRow) {
   };
 }
 
-const listQuery = z.object({
+export const listQuery = z.object({
   kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS as [string, ...string[]]).optional()),
   page_size: z.preprocess(absentIfEmpty, pageSize(1000, 50)),
   page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
 });
 
-const uploadQuery = z.object({
+export const uploadQuery = z.object({
   kind: z.string({ error: `kind is required: one of ${MEDIA_KINDS.join(', ')}` }),
   filename: z.string().optional(),
   application_id: z.uuid({ error: 'must be an application id' }).optional(),

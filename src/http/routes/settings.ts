@@ -14,13 +14,13 @@ import {
 import { requireAccountOwner } from '../auth.js';
 import { readJsonBody } from '../input.js';
 
-const protectionPatch = z
+export const protectionPatch = z
   .strictObject({ message: z.boolean().optional(), recording: z.boolean().optional(), fax: z.boolean().optional() })
   .refine((b) => Object.keys(b).length > 0, 'name at least one of message, recording, fax');
 
-const protectExistingBody = z.strictObject({ kind: z.enum(MEDIA_KINDS as [string, ...string[]]) });
+export const protectExistingBody = z.strictObject({ kind: z.enum(MEDIA_KINDS as [string, ...string[]]) });
 
-const retentionBody = z.strictObject({
+export const retentionBody = z.strictObject({
   days: z.number().int().min(1).max(36_500).nullable(),
 });
 
