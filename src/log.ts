@@ -9,14 +9,35 @@ export type { Logger };
  * and on exit, so lines are late by at most that, and not lost on a clean stop.
  */
 function bufferedStdout(): pino.DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: 8192 });
-  const timer = setInterval(() => stream.flush(), 250);
+  let exiting = false;
+  let broken = false;
+  // Registered before the destination, whose own exit hook (pino's autoEnd) flushes
+  // synchronously: by then `exiting` must already be set.
+  process.once('exit', () => {
+    exiting = true;
+  });
+  const stream = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: 8192,
+    // A reader that stopped reading (a hung supervisor: the pipe stays full) must not hold
+    // the process at exit, where sonic-boom's flush retries EAGAIN forever (seen: a
+    // SIGTERM'd service that never exited). While running, retrying is right.
+    retryEAGAIN: () => !exiting,
+  });
+  // stdout gone (its reader died: EPIPE): the lines have nowhere to go, and the error
+  // must not crash the process.
+  stream.on('error', () => {
+    broken = true;
+  });
+  const timer = setInterval(() => !broken && stream.flush(), 250);
   timer.unref();
   process.once('exit', () => {
+    if (broken) return;
     try {
       stream.flushSync();
     } catch {
-      // stdout already closed
+      // stdout full or closed at exit: the remaining lines are lost, the exit is not
     }
   });
   return stream;

@@ -69,6 +69,24 @@ describe('graceful shutdown', () => {
   }, 60_000);
 });
 
+describe('a log reader that stops reading', () => {
+  it('does not keep the process from exiting on SIGTERM', async () => {
+    const { url } = await scratchDb();
+    const serve = await spawnServe({ DATABASE_URL: url });
+    processes.push(serve);
+    // As a supervisor that hangs: it holds the pipe of the service's stdout but reads no
+    // more, so the pipe fills up with request lines.
+    serve.child.stdout!.pause();
+    serve.child.stdout!.removeAllListeners('data');
+    const full = Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 100; i++) await fetch(`${serve.baseUrl}/healthz?${'x'.repeat(150)}`);
+    });
+    await Promise.all(full);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  }, 60_000);
+});
+
 describe('WORKERS', () => {
   it('runs N processes sharing the port, and SIGTERM stops them all with exit 0', async () => {
     const { url } = await scratchDb();
