@@ -22,7 +22,7 @@ export class MediaCache {
 
   constructor(options: { max?: number; ttlMillis?: number; clock?: () => Date } = {}) {
     const clock = options.clock ?? (() => new Date());
-    this.entries = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMillis ?? 30_000, perf: { now: () => clock().getTime() } });
+    this.entries = new LRUCache({ max: options.max ?? 20_000, ttl: options.ttlMillis ?? 30_000, perf: { now: () => clock().getTime() } });
   }
 
   get(accountSid: string, mediaSid: string, now: number): MediaRow | undefined {

@@ -18,7 +18,7 @@ export class SignedUrlCache {
   private readonly reuseSeconds: number;
 
   /** Reuse for 60 s at most, and never more than a tenth of the URLs' lifetime. */
-  constructor(ttlSeconds: number, max = 50_000) {
+  constructor(ttlSeconds: number, max = 20_000) {
     this.reuseSeconds = Math.min(60, Math.floor(ttlSeconds / 10));
     this.urls = new LRUCache({ max });
   }

@@ -85,7 +85,11 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
 
     async read(key: string, range?: ByteRange): Promise<Readable | undefined> {
       const file = await this.statObject(key);
-      return file && createReadStream(file.path, range);
+      if (!file) return undefined;
+      // Read buffers no larger than what is read: the default 64 KiB per stream, for a
+      // 10 KB image, was most of the blob endpoint's memory under load.
+      const length = range ? range.end - range.start + 1 : file.sizeBytes;
+      return createReadStream(file.path, { ...range, highWaterMark: Math.max(1, Math.min(64 * 1024, length)) });
     },
 
     async *list(): AsyncIterable<ListedObject> {
