@@ -4,7 +4,7 @@
 // allowed"; s3rver enforces it as S3 does). In redirect mode (the 302) the clients that
 // forward credentials to the presigned URL fail; with MEDIA_DELIVERY=proxy every client
 // gets the exact bytes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -56,6 +56,8 @@ interface Client {
   name: string;
   /** the programs it needs on PATH */
   binaries: string[];
+  /** what else it needs, when missing (a library of the interpreter) */
+  missing?: () => string | undefined;
   /** downloads each target (following redirects) with the account's Basic credentials */
   download(user: string, password: string, targets: Target[]): Promise<Download[]>;
 }
@@ -175,6 +177,8 @@ const CLIENTS: Record<string, Client> = {
   pythonRequests: {
     name: 'python requests with auth=',
     binaries: ['python3'],
+    // requests is not in Python's standard library: some machines' python3 lacks it.
+    missing: () => (spawnSync('python3', ['-c', 'import requests']).status === 0 ? undefined : "python3's requests module"),
     download: perTarget('python3', (u, p, t) => [path.join(CLIENTS_DIR, 'media_client.py'), 'requests', u, p, t.url, t.out], printedStatus),
   },
   pythonUrllibHandler: {
@@ -251,6 +255,8 @@ function clientTests(setup: () => Setup, expectations: Expectation[]): void {
         ? `${client.name} ${describeOutcome(onProtected)} of protected and legacy media`
         : `${client.name} ${describeOutcome(onProtected)} of protected media, and ${describeOutcome(onLegacy)} of legacy media`;
     const absent = client.binaries.filter((b) => !onPath(b));
+    const lacking = absent.length === 0 ? client.missing?.() : undefined;
+    if (lacking) absent.push(lacking);
     if (absent.length > 0) {
       it.skip(`${title} (skipped: ${absent.join(' and ')} not installed)`, () => undefined);
       continue;
