@@ -267,8 +267,8 @@ async function startService(database, workers, extraEnv = {}) {
   const port = await findFreePort();
   const child = await startProcess(
     'mediagate',
-    // As `npm start` runs it (package.json): V8's heap bounded, see docs/performance.md.
-    ['--max-semi-space-size=2', '--max-old-space-size=128', 'bin/mediagate.js', 'serve'],
+    // As `npm start` runs it (package.json): a small young generation, see docs/performance.md.
+    ['--max-semi-space-size=2', 'bin/mediagate.js', 'serve'],
     {
       PORT: String(port),
       DATABASE_URL: dbUrl(database),
