@@ -7,6 +7,7 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PATCH, DELETE';
 const ALLOWED_HEADERS = 'Authorization, Content-Type';
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 const STATE_CHANGING = new Set(['POST', 'PATCH', 'DELETE', 'PUT']);
+export const BLOB_CSP = "sandbox; default-src 'none'";
 
 export interface BrowserPolicyOptions {
   publicBaseUrl: string;
@@ -35,6 +36,8 @@ export function browserPolicy(options: BrowserPolicyOptions) {
     const origin = ctx.get('Origin');
 
     if (ctx.path.startsWith(BLOB_PATH_PREFIX)) {
+      // Every blob answer, errors included, runs nothing even if opened as a document.
+      ctx.set('Content-Security-Policy', BLOB_CSP);
       // Signed URLs are bearer capabilities: any page may fetch one it was handed.
       ctx.set('Access-Control-Allow-Origin', '*');
       ctx.set('Access-Control-Expose-Headers', 'Content-Length, Content-Range, ETag');

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../storage/store.js';
+import { BLOB_CSP } from './browser-policy.js';
 import { HttpError } from './http-errors.js';
 
 /** Parses a single `bytes=` range (RFC 9110 §14.1.2); undefined means "serve it all". */
@@ -40,7 +41,7 @@ export interface ObjectToSend {
 export async function sendObject(ctx: Context, object: ObjectToSend): Promise<void> {
   // Served files run nothing, even if opened as a document: no script, no plugin, no
   // same-origin access (active types are also attachments: domain/content-disposition).
-  ctx.set('Content-Security-Policy', "sandbox; default-src 'none'");
+  ctx.set('Content-Security-Policy', BLOB_CSP);
   const ifNoneMatch = ctx.get('If-None-Match');
   const notModified =
     ifNoneMatch !== '' && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === object.etag));

@@ -68,6 +68,23 @@ describe('uploaded active content (stored XSS)', () => {
     expect(served.headers.get('content-disposition')).toMatch(/^attachment; filename="page.html"/);
   });
 
+  it('sandboxes blob answers that are errors too (tampered, expired, unknown, deleted, wrong method)', async () => {
+    const a = await newAccount(local.db);
+    const m = await uploadJson(local, a, 'x', { contentType: 'text/html' });
+    const location = (await getMediaUrl(m.url)).headers.get('location')!;
+    const answers = [
+      await fetch(`${location}x`),
+      await fetch(`${local.baseUrl}/v1/blobs/x/y`),
+      await fetch(location, { method: 'POST' }),
+    ];
+    await fetch(m.url, { method: 'DELETE', headers: { Authorization: a.basic } });
+    answers.push(await fetch(location));
+    for (const res of answers) {
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.headers.get('content-security-policy')).toBe("sandbox; default-src 'none'");
+    }
+  });
+
   it('blob URLs are built on BLOB_BASE_URL when it is set', async () => {
     const blobs = await startService({ storeKind: 'local', env: { BLOB_BASE_URL: 'https://media-usercontent.example.net/' } });
     try {
