@@ -5,6 +5,7 @@ import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
 import { validateName } from './accounts.js';
 import { Forbidden, InvalidRequest, NotFound } from './errors.js';
+import { normalizeApplicationId } from './ids.js';
 import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
 
 /** RS256 for RSA keys of at least 2048 bits, EdDSA for Ed25519; anything else is refused. */
@@ -62,16 +63,14 @@ export function getApplications(db: Db, accountSid: string): Promise<Application
   return listApplications(db, accountSid);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * Revokes an application: its JWTs fail from the commit on, on every instance. Media
  * bound to it keeps its application_id, so no other application's JWT can reach it,
  * while the account's token and keys still can.
  */
 export async function deleteApplication(deps: InvalidationDeps, accountSid: string, applicationId: string): Promise<void> {
-  const id = applicationId.toLowerCase();
-  if (!UUID.test(id)) throw new NotFound('no such application');
+  const id = normalizeApplicationId(applicationId);
+  if (!id) throw new NotFound('no such application');
   await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await deleteApplicationRow(tx, accountSid, id))) throw new NotFound('no such application');
     await insertEvent(tx, accountSid, 'application.deleted', { application_id: id });

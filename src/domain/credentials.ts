@@ -8,7 +8,7 @@ import { findApiKeySecret } from '../db/queries/keys.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { parseAuthorization, type ParsedAuthorization } from './authorization-header.js';
 import { Forbidden, InvalidCredentials, TooManyRequests } from './errors.js';
-import { isSid } from './ids.js';
+import { isSid, normalizeApplicationId } from './ids.js';
 import { digestsEqual, hashSecret } from './secrets.js';
 
 export type CredentialType = 'auth_token' | 'api_key' | 'application';
@@ -48,7 +48,6 @@ export interface AuthenticatorOptions {
 // JWT rules of the contract: exp at most 24 h after iat; a little clock skew allowed.
 const MAX_JWT_LIFETIME_SECONDS = 24 * 3600;
 const CLOCK_SKEW_SECONDS = 30;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // A digest to compare against when the sid is unknown, so that an unknown sid and a
 // wrong secret take the same work.
@@ -135,7 +134,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (parsed.scheme === 'basic') return parsed.username.slice(0, 64);
     try {
       const id = decodeJwt(parsed.token).application_id;
-      return typeof id === 'string' && UUID.test(id) ? id.toLowerCase() : undefined;
+      return typeof id === 'string' ? normalizeApplicationId(id) : undefined;
     } catch {
       return undefined;
     }

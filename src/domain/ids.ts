@@ -18,3 +18,12 @@ export function newSecret(): string {
 export function isSid(value: string, prefix: SidPrefix): boolean {
   return value.length === 34 && value.startsWith(prefix) && SID.test(value);
 }
+
+// Application ids are UUIDs (as Vonage's are), compared in lowercase.
+const APPLICATION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The application id in its stored (lowercase) form, or undefined when it is not one. */
+export function normalizeApplicationId(value: string): string | undefined {
+  const id = value.toLowerCase();
+  return APPLICATION_ID.test(id) ? id : undefined;
+}

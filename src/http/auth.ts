@@ -23,8 +23,17 @@ export interface AuthDeps {
 }
 
 /** Whether the request comes from the console's page (which sends its CSRF token on every call). */
-export function isConsoleRequest(ctx: Context): boolean {
+function isConsoleRequest(ctx: Context): boolean {
   return ctx.get(CSRF_HEADER) !== '';
+}
+
+/**
+ * Whether a 401 should challenge with Basic. It makes browsers prompt for (and then
+ * cache) Basic credentials: the console's routes and its own calls, which authenticate
+ * by session, never get one.
+ */
+export function wantsBasicChallenge(ctx: Context): boolean {
+  return !isConsoleRequest(ctx) && !ctx.path.startsWith('/console');
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError } from './http-errors.js';
-import { isConsoleRequest } from './auth.js';
+import { wantsBasicChallenge } from './auth.js';
 import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
 import { InvalidSignedUrl, ObjectTooLarge, StoreUnavailable } from '../storage/errors.js';
 import { DomainError, type ErrorCode, Forbidden, InvalidRequest, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests } from '../domain/errors.js';
@@ -113,9 +113,7 @@ export function errorHandler(log: Logger) {
         body = errorBody(status, undefined, status < 500 && e.expose ? e.message : undefined);
         if (status >= 500) log.error({ err, request_id: ctx.state.requestId }, 'unhandled error');
       }
-      // The challenge makes browsers prompt for (and then cache) Basic credentials: the
-      // console's own calls, which authenticate by session, never get one.
-      if (status === 401 && !isConsoleRequest(ctx) && !ctx.path.startsWith('/console')) ctx.set('WWW-Authenticate', WWW_AUTHENTICATE);
+      if (status === 401 && wantsBasicChallenge(ctx)) ctx.set('WWW-Authenticate', WWW_AUTHENTICATE);
       ctx.status = status;
       ctx.body = body;
       ctx.state.errorCode = body.error.code;

@@ -4,7 +4,8 @@
 // allowed"; s3rver enforces it as S3 does). In redirect mode (the 302) the clients that
 // forward credentials to the presigned URL fail; with MEDIA_DELIVERY=proxy every client
 // gets the exact bytes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { runProcess, type CliResult } from '../support/cli.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,24 +17,10 @@ import { newAccount, setProtection, startService, uploadJson, type MediaJson, ty
 const CLIENTS_DIR = path.resolve(import.meta.dirname, '../support/clients');
 const S3_REFUSAL = 'Only one auth mechanism allowed';
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type RunResult = CliResult;
 
 /** Runs a client program to its end; never throws for a non-zero exit (wget exits 8 on a 400). */
-function runClient(command: string, args: string[], timeoutMillis = 90_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMillis });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runClient = (command: string, args: string[], timeoutMillis = 90_000) => runProcess(command, args, { timeoutMillis });
 
 function onPath(binary: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, binary)));
