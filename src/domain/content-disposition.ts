@@ -36,10 +36,20 @@ const ACTIVE_TYPES = new Set([
   'application/wasm',
 ]);
 
+// Media types repeat (a few per deployment): each is judged once, on the redirect's hot
+// path a map lookup. Bounded, since the types are the uploaders' to choose.
+const judged = new Map<string, boolean>();
+
 /** Whether a browser would run or render this type as an active document. */
 export function isActiveContent(contentType: string): boolean {
-  const essence = contentType.split(';')[0]!.trim().toLowerCase();
-  return ACTIVE_TYPES.has(essence) || essence.endsWith('+xml') || essence.endsWith('/xml');
+  let active = judged.get(contentType);
+  if (active === undefined) {
+    const essence = contentType.split(';')[0]!.trim().toLowerCase();
+    active = ACTIVE_TYPES.has(essence) || essence.endsWith('+xml') || essence.endsWith('/xml');
+    if (judged.size >= 1000) judged.clear();
+    judged.set(contentType, active);
+  }
+  return active;
 }
 
 /**

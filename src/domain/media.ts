@@ -154,9 +154,11 @@ async function findMediaForAccess(deps: MediaDeps, accountSid: string, mediaSid:
 
 /** Media created with an application_id answers to that application's JWTs only. */
 export function assertApplicationMayAccess(principal: Principal | undefined, media: Pick<MediaRow, 'application_id'>): void {
-  if (principal?.type === 'application' && media.application_id !== null && principal.credentialSid !== media.application_id) {
-    throw new Forbidden('this media belongs to another application');
-  }
+  if (!applicationMayAccess(principal, media)) throw new Forbidden('this media belongs to another application');
+}
+
+function applicationMayAccess(principal: Principal | undefined, media: Pick<MediaRow, 'application_id'>): boolean {
+  return principal?.type !== 'application' || media.application_id === null || principal.credentialSid === media.application_id;
 }
 
 /**
@@ -203,11 +205,31 @@ export async function signMediaUrl(deps: MediaDeps, media: MediaRow, request: Ur
   // outlive what was asked.
   const signed =
     deps.urlCache && request.ttlSeconds === undefined
-      ? await deps.urlCache.get(`${request.method} ${media.object_key} ${contentDisposition ?? ''}`, deps.clock(), sign)
+      ? await deps.urlCache.get(urlCacheKey(media, request.method, contentDisposition), deps.clock(), sign)
       : await sign(deps.clock());
-  // Signatures carry whole seconds (X-Amz-Date, Expires, exp): so does the expiry we report.
-  const expiresAt = new Date((Math.floor(signed.signedAt.getTime() / 1000) + ttlSeconds) * 1000);
-  return { url: signed.url, method: request.method, expiresAt };
+  return { url: signed.url, method: request.method, expiresAt: expiryOf(signed.signedAt, ttlSeconds) };
+}
+
+const urlCacheKey = (media: MediaRow, method: SignedMethod, contentDisposition: string | undefined) =>
+  `${method} ${media.object_key} ${contentDisposition ?? ''}`;
+
+// Signatures carry whole seconds (X-Amz-Date, Expires, exp): so does the expiry we report.
+const expiryOf = (signedAt: Date, ttlSeconds: number) => new Date((Math.floor(signedAt.getTime() / 1000) + ttlSeconds) * 1000);
+
+/**
+ * Steps 3 to 5 answered from memory alone: the signed URL when the media row and a
+ * reusable URL for it are cached and the access is allowed, without a database round
+ * trip or a promise (the redirect's hot path). undefined sends the request the whole
+ * way (findAccessibleMedia, then signMediaUrl), which also decides every refusal: this
+ * only ever says yes where that path would.
+ */
+export function cachedMediaUrl(deps: MediaDeps, access: MediaAccess, request: Omit<UrlRequest, 'ttlSeconds'>): SignedMediaUrl | undefined {
+  if (!deps.mediaCache || !deps.urlCache) return undefined;
+  const now = deps.clock();
+  const media = deps.mediaCache.get(access.accountSid, access.mediaSid, now.getTime());
+  if (!media || (media.requires_auth && !access.principal) || !applicationMayAccess(access.principal, media)) return undefined;
+  const hit = deps.urlCache.peek(urlCacheKey(media, request.method, contentDispositionFor(media, request.attachment)), now);
+  return hit && { url: hit.url, method: request.method, expiresAt: expiryOf(hit.signedAt, deps.mediaUrlTtlSeconds) };
 }
 
 /** The media's bytes (or a range), for delivery through the service. */

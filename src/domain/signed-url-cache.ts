@@ -23,11 +23,19 @@ export class SignedUrlCache {
     this.urls = new LRUCache({ max });
   }
 
-  async get(key: string, now: Date, sign: (signedAt: Date) => Promise<SignedUrl>): Promise<SignedUrl> {
-    if (this.reuseSeconds === 0) return sign(now);
+  /** a URL still fit for reuse at `now`, or undefined */
+  peek(key: string, now: Date): SignedUrl | undefined {
+    if (this.reuseSeconds === 0) return undefined;
     const hit = this.urls.get(key);
-    if (hit && now.getTime() - hit.signedAt.getTime() < this.reuseSeconds * 1000 && hit.signedAt <= now) return hit;
+    const age = hit ? now.getTime() - hit.signedAt.getTime() : Infinity;
+    return age < this.reuseSeconds * 1000 && age >= 0 ? hit : undefined;
+  }
+
+  async get(key: string, now: Date, sign: (signedAt: Date) => Promise<SignedUrl>): Promise<SignedUrl> {
+    const hit = this.peek(key, now);
+    if (hit) return hit;
     const signed = await sign(now);
+    if (this.reuseSeconds === 0) return signed;
     this.urls.set(key, signed);
     return signed;
   }

@@ -53,6 +53,21 @@ export async function readPrincipal(ctx: Context, deps: AuthDeps): Promise<Princ
   return principal;
 }
 
+/**
+ * readPrincipal's answer when it takes no work, without a promise (the redirect's hot
+ * path): anonymous (no Authorization header, not the console's call) or a header
+ * verified recently. null: anything else, for readPrincipal to decide.
+ */
+export function knownPrincipal(ctx: Context, deps: AuthDeps): Principal | undefined | null {
+  const header = ctx.req.headers.authorization;
+  if (header === undefined) return isConsoleRequest(ctx) ? null : undefined;
+  if (!hasOneAuthorization(ctx)) return null;
+  const principal = deps.authenticator.cached(header);
+  if (!principal) return null;
+  (ctx.state as AuthState).principal = principal;
+  return principal;
+}
+
 async function consolePrincipal(ctx: Context, deps: AuthDeps): Promise<Principal> {
   const sessionId = ctx.cookies.get(SESSION_COOKIE);
   const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
@@ -74,11 +89,15 @@ function tokensEqual(a: string, b: string): boolean {
 function authorizationHeader(ctx: Context): string | undefined {
   const value = ctx.req.headers.authorization;
   if (value === undefined) return undefined;
+  if (!hasOneAuthorization(ctx)) throw new InvalidCredentials('send one Authorization header, not several');
+  return value;
+}
+
+function hasOneAuthorization(ctx: Context): boolean {
   const raw = ctx.req.rawHeaders;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
-  if (count > 1) throw new InvalidCredentials('send one Authorization header, not several');
-  return value;
+  return count <= 1;
 }
 
 /** Router middleware for every /v1/accounts route. */
