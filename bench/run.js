@@ -11,6 +11,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -71,21 +72,29 @@ async function rssMb(pid) {
   return total / 2 ** 20;
 }
 
-async function startProcess(name, args, env, readyText) {
+/**
+ * Starts a node process and waits for readyText on its output. With logFile, stdout goes
+ * to that file, as a supervisor writing a log would take it: a pipe drained by this
+ * process, busy driving autocannon, would make the service queue its lines.
+ */
+async function startProcess(name, args, env, readyText, logFile) {
   const fullEnv = Object.fromEntries(Object.entries({ ...env0, ...env }).filter(([, v]) => v !== null && v !== undefined));
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout = logFile ? openSync(logFile, 'w') : 'pipe';
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: fullEnv, stdio: ['ignore', stdout, 'pipe'] });
+  if (logFile) closeSync(stdout);
   children.push(child);
   let out = '';
-  child.stdout.on('data', (c) => {
+  child.stdout?.on('data', (c) => {
     if (out.length < 10_000) out += c;
   });
   child.stderr.on('data', (c) => {
     if (out.length < 10_000) out += c;
   });
   const deadline = Date.now() + 120_000;
-  while (!out.includes(readyText)) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`${name} did not start: ${out}`);
+  const output = async () => (logFile ? (await readFile(logFile, 'utf8').catch(() => '')).slice(0, 10_000) : '') + out;
+  while (!(await output()).includes(readyText)) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${await output()}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not start: ${await output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return child;
@@ -268,7 +277,7 @@ async function startService(database, workers, extraEnv = {}) {
   const child = await startProcess(
     'mediagate',
     // As `npm start` runs it (package.json): a small young generation, see docs/performance.md.
-    ['--max-semi-space-size=2', 'bin/mediagate.js', 'serve'],
+    ['--max-semi-space-size=8', 'bin/mediagate.js', 'serve'],
     {
       PORT: String(port),
       DATABASE_URL: dbUrl(database),
@@ -284,9 +293,8 @@ async function startService(database, workers, extraEnv = {}) {
       ...extraEnv,
     },
     'mediagate listening on',
+    path.join(work, `mediagate-${port}.log`),
   );
-  // Logs go to the pipe; drain it so the service never blocks on a full pipe.
-  child.stdout.resume();
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
@@ -411,12 +419,12 @@ const lines = [
   `Ratios use the mean of the two reference runs: autocannon ${fmt(reference.ac.rps)} req/s, p99 ${fmt(reference.ac.p99, 1)} ms` +
     (WRK ? `; wrk ${fmt(reference.wrk.rps)} req/s, p99 ${fmt(reference.wrk.p99, 2)} ms.` : '.'),
   '',
-  `| scenario | autocannon req/s | p99 ms | ratio | ${WRK ? 'wrk req/s | p99 ms | ratio | ' : ''}peak RSS MB | statuses (errors) |`,
-  `| --- | ---: | ---: | ---: | ${WRK ? '---: | ---: | ---: | ' : ''}---: | --- |`,
+  `| scenario | autocannon req/s | p50 ms | p99 ms | ratio | ${WRK ? 'wrk req/s | p50 ms | p99 ms | ratio | ' : ''}peak RSS MB | statuses (errors) |`,
+  `| --- | ---: | ---: | ---: | ---: | ${WRK ? '---: | ---: | ---: | ---: | ' : ''}---: | --- |`,
   ...results.map(
     (r) =>
-      `| ${r.scenario} | ${fmt(r.ac.rps)} | ${fmt(r.ac.p99, 1)} | ${fmt(pct(r, 'ac'))} % | ` +
-      (WRK ? `${fmt(r.wrk.rps)} | ${fmt(r.wrk.p99, 2)} | ${fmt(pct(r, 'wrk'))} % | ` : '') +
+      `| ${r.scenario} | ${fmt(r.ac.rps)} | ${fmt(r.ac.p50, 1)} | ${fmt(r.ac.p99, 1)} | ${fmt(pct(r, 'ac'))} % | ` +
+      (WRK ? `${fmt(r.wrk.rps)} | ${fmt(r.wrk.p50, 2)} | ${fmt(r.wrk.p99, 2)} | ${fmt(pct(r, 'wrk'))} % | ` : '') +
       `${fmt(r.rssMb)} | ${r.ac.statuses}${r.ac.errors ? ` (${r.ac.errors})` : ''} |`,
   ),
 ];
@@ -430,9 +438,14 @@ const s3Rows = results.filter((r) => !r.scenario.startsWith('reference') && !r.s
 const localRows = results.filter((r) => r.scenario.startsWith('local store'));
 const maxRss = (rows) => Math.max(...rows.map((r) => r.rssMb).filter(Number.isFinite));
 // p99 against the reference's, in every scenario answered by a redirect-sized response
-// (uploads and proxied megabytes are not comparable with a fixed 302).
-const p99Rows = results.filter((r) => !/upload|PUT|1 MB|naive|reference/.test(r.scenario));
-const p99Worst = (c) => p99Rows.reduce((worst, r) => (r[c].p99 / reference[c].p99 > worst.ratio ? { row: r, ratio: r[c].p99 / reference[c].p99 } : worst), { ratio: 0 });
+// the service computes itself. Where bytes move (uploads, proxied or blob bodies) the
+// rate is bound by the bytes and by s3rver, and 50 connections queue for each answer:
+// there a spike shows as a p99 far above the same run's median, checked for every scenario.
+const p99Rows = results.filter((r) => !/upload|PUT|proxy|blob|naive|reference/.test(r.scenario));
+const worstBy = (rows, ratioOf) =>
+  rows.reduce((worst, r) => (ratioOf(r) > worst.ratio ? { row: r, ratio: ratioOf(r) } : worst), { ratio: 0 });
+const p99Worst = (c) => worstBy(p99Rows, (r) => r[c].p99 / reference[c].p99);
+const flatWorst = (c) => worstBy(results, (r) => r[c].p99 / r[c].p50);
 const targets = [
   ...clients.map((c) => [
     `protected redirect, hot caches ≥ 60 % of reference (${c === 'ac' ? 'autocannon' : 'wrk'})`,
@@ -445,6 +458,14 @@ const targets = [
       `p99 ≤ 3× the reference’s in every redirect-sized scenario (${c === 'ac' ? 'autocannon' : 'wrk'})`,
       w.ratio <= 3,
       `worst ${fmt(w.ratio, 1)}× (${w.row?.scenario}: ${fmt(w.row?.[c].p99, 2)} ms vs ${fmt(reference[c].p99, 2)} ms)`,
+    ];
+  }),
+  ...clients.map((c) => {
+    const w = flatWorst(c);
+    return [
+      `p99 ≤ 3× the same run’s median in every scenario, no spikes (${c === 'ac' ? 'autocannon' : 'wrk'})`,
+      w.ratio <= 3,
+      `worst ${fmt(w.ratio, 1)}× (${w.row?.scenario}: p99 ${fmt(w.row?.[c].p99, 2)} ms, median ${fmt(w.row?.[c].p50, 2)} ms)`,
     ];
   }),
   [`10,000 cycled media over ${LARGE} rows ≥ 25 % of reference`, pct(cycled, 'ac') >= 25, `${fmt(pct(cycled, 'ac'))} %`],
