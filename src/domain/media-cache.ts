@@ -7,6 +7,8 @@ export interface CachedMedia {
   expiresAt: number | null;
 }
 
+const TTL_JITTER = 0.25;
+
 /**
  * Media rows kept briefly in memory for the redirect's hot path. Entries are dropped by
  * this instance right after its own changes commit, by every instance on the NOTIFY of
@@ -20,9 +22,12 @@ export class MediaCache {
   // cached after it (the invalidation would be lost for up to the TTL).
   private generation = 0;
 
+  private readonly ttlMillis: number;
+
   constructor(options: { max?: number; ttlMillis?: number; clock?: () => Date } = {}) {
     const clock = options.clock ?? (() => new Date());
-    this.entries = new LRUCache({ max: options.max ?? 20_000, ttl: options.ttlMillis ?? 30_000, perf: { now: () => clock().getTime() } });
+    this.ttlMillis = options.ttlMillis ?? 30_000;
+    this.entries = new LRUCache({ max: options.max ?? 20_000, ttl: this.ttlMillis, perf: { now: () => clock().getTime() } });
   }
 
   get(accountSid: string, mediaSid: string, now: number): MediaRow | undefined {
@@ -43,7 +48,11 @@ export class MediaCache {
   set(row: MediaRow, retentionDays: number | null, readAtGeneration: number): void {
     if (readAtGeneration !== this.generation) return;
     const expiresAt = retentionDays === null ? null : row.created_at.getTime() + retentionDays * 86_400_000;
-    this.entries.set(`${row.account_sid}/${row.sid}`, { row, expiresAt });
+    // Each entry lives 75 to 100 % of the TTL: rows read together (a burst over many
+    // media, a cold start) would otherwise expire together and send their re-reads to
+    // the database at once, the p99 spike of 10,000 cycled media in npm run bench.
+    const ttl = Math.round(this.ttlMillis * (1 - TTL_JITTER * Math.random()));
+    this.entries.set(`${row.account_sid}/${row.sid}`, { row, expiresAt }, { ttl });
   }
 
   invalidateMedia(accountSid: string, mediaSid: string): void {
