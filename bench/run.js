@@ -277,7 +277,7 @@ async function startService(database, workers, extraEnv = {}) {
   const child = await startProcess(
     'mediagate',
     // As `npm start` runs it (package.json): a small young generation, see docs/performance.md.
-    ['--max-semi-space-size=8', 'bin/mediagate.js', 'serve'],
+    ['--max-semi-space-size=8', '--heap-growing-percent=50', 'bin/mediagate.js', 'serve'],
     {
       PORT: String(port),
       DATABASE_URL: dbUrl(database),
