@@ -25,7 +25,8 @@ export interface CloudFrontOptions {
  * private-key operation: ~0.8 ms of event loop saved on every redirect that misses the
  * signed-URL cache. And that operation runs on libuv's thread pool (crypto.sign with a
  * callback), not on the event loop: a burst of misses then no longer stalls every other
- * request behind it (the p99 of 10,000 cycled media went from ~65 ms to …, npm run bench).
+ * request behind it (the p99 of 10,000 cycled media: 64–69 ms before, 33–57 ms after,
+ * npm run bench).
  * test/unit/cloudfront.test.ts checks that our URLs are the library's,
  * and verifies them independently.
  */
