@@ -189,3 +189,45 @@ describe('presigned URL lifetime', () => {
     }
   });
 });
+
+// A repeated redirect is answered from the caches, without the database (src/http/routes/
+// media-url.ts, answerFromMemory): the local store verifies every blob URL's Ed25519
+// signature, so a real client following it proves the reused URL is the signed one.
+describe('a repeated redirect, answered from memory', () => {
+  it('names the same signed URL, curl follows it to the bytes, and refusals still come first', async () => {
+    const local = await startService({ storeKind: 'local' });
+    try {
+      const a = await newAccount(local.db, 'repeat-a');
+      const b = await newAccount(local.db, 'repeat-b');
+      await setProtection(local, a, { message: true });
+      const bytes = randomBytes(4000);
+      const media = await uploadJson(local, a, bytes);
+      const asOwner = { headers: { Authorization: basicAuth(a.sid, a.authToken) } };
+      const locations = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await getMediaUrl(media.url, asOwner);
+        expect(res.status).toBe(302);
+        locations.push(res.headers.get('location'));
+        const { stdout } = await run('curl', ['-sS', '-f', '-L', '-u', `${a.sid}:${a.authToken}`, media.url], { encoding: 'buffer' });
+        expect(createHash('sha256').update(stdout).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
+      }
+      expect(new Set(locations).size).toBe(1);
+      const tampered = locations[0]!.replace(/sig=([^&])/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`);
+      expect((await fetch(tampered)).status).toBe(403);
+
+      // Another account's credentials, verified and cached by a request of their own.
+      const asOther = { headers: { Authorization: basicAuth(b.sid, b.authToken) } };
+      await uploadJson(local, b, 'b');
+      expect((await getMediaUrl(media.url, asOther)).status).toBe(403);
+      expect((await getMediaUrl(media.url, asOther)).status).toBe(403);
+      expect((await getMediaUrl(media.url)).status).toBe(401);
+      expect((await getMediaUrl(media.url, { headers: { Authorization: basicAuth(a.sid, 'wrong') } })).status).toBe(401);
+
+      // Deleted: the next request is a 404, however warm the caches were.
+      expect((await fetch(`${media.url}`, { method: 'DELETE', ...asOwner })).status).toBe(204);
+      expect((await getMediaUrl(media.url, asOwner)).status).toBe(404);
+    } finally {
+      await local.close();
+    }
+  });
+});
