@@ -7,6 +7,7 @@ import { MediaCache } from '../../src/domain/media-cache.js';
 import { cachedMediaUrl, findAccessibleMedia, signMediaUrl, type MediaDeps } from '../../src/domain/media.js';
 import { SignedUrlCache } from '../../src/domain/signed-url-cache.js';
 import type { Store, UrlToSign } from '../../src/storage/store.js';
+import { mediaRow } from '../support/media-row.js';
 
 // The redirect's fast path must say yes only where the whole path (findAccessibleMedia,
 // then signMediaUrl) would, and then say the same thing.
@@ -14,20 +15,8 @@ import type { Store, UrlToSign } from '../../src/storage/store.js';
 const owner: Principal = { accountSid: 'AC1', type: 'auth_token', credentialSid: 'AC1' };
 const otherApp: Principal = { accountSid: 'AC1', type: 'application', credentialSid: 'app-b' };
 
-const row = (sid: string, extra: Partial<MediaRow> = {}): MediaRow => ({
-  sid,
-  account_sid: 'AC1',
-  kind: 'message',
-  content_type: 'image/png',
-  size_bytes: 1,
-  sha256: '0',
-  filename: null,
-  object_key: `AC1/${sid}`,
-  requires_auth: true,
-  application_id: null,
-  created_at: new Date('2026-01-01T00:00:00Z'),
-  ...extra,
-});
+const row = (sid: string, extra: Partial<MediaRow> = {}) =>
+  mediaRow(sid, { requires_auth: true, created_at: new Date('2026-01-01T00:00:00Z'), ...extra });
 
 function setup() {
   let now = new Date('2026-01-02T00:00:00Z');

@@ -1,36 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { MediaRow } from '../../src/db/queries/media.js';
 import { MediaCache } from '../../src/domain/media-cache.js';
 import { SignedUrlCache } from '../../src/domain/signed-url-cache.js';
-
-const row = (sid: string): MediaRow => ({
-  sid,
-  account_sid: 'AC1',
-  kind: 'message',
-  content_type: 'image/png',
-  size_bytes: 1,
-  sha256: '0',
-  filename: null,
-  object_key: `AC1/${sid}`,
-  requires_auth: false,
-  application_id: null,
-  created_at: new Date(),
-});
+import { mediaRow } from '../support/media-row.js';
 
 describe('MediaCache', () => {
   it('does not cache a row read before an invalidation arrived', () => {
     const cache = new MediaCache();
     const generation = cache.currentGeneration();
     cache.invalidateAccount('AC1'); // e.g. protect-existing committed while the row was read
-    cache.set(row('ME1'), null, generation);
+    cache.set(mediaRow('ME1'), null, generation);
     expect(cache.get('AC1', 'ME1', Date.now())).toBeUndefined();
-    cache.set(row('ME1'), null, cache.currentGeneration());
+    cache.set(mediaRow('ME1'), null, cache.currentGeneration());
     expect(cache.get('AC1', 'ME1', Date.now())?.sid).toBe('ME1');
   });
 
   it('forgets a row once its account retention expires it', () => {
     const cache = new MediaCache();
-    const old = { ...row('ME2'), created_at: new Date(Date.now() - 3 * 86_400_000) };
+    const old = { ...mediaRow('ME2'), created_at: new Date(Date.now() - 3 * 86_400_000) };
     cache.set(old, 2, cache.currentGeneration());
     expect(cache.get('AC1', 'ME2', Date.now())).toBeUndefined();
   });
@@ -46,7 +32,7 @@ describe('MediaCache expiry', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     };
     const sids = Array.from({ length: 200 }, (_, i) => `ME${i}`);
-    for (const sid of sids) cache.set(row(sid), null, cache.currentGeneration());
+    for (const sid of sids) cache.set(mediaRow(sid), null, cache.currentGeneration());
     const cached = () => sids.filter((sid) => cache.get('AC1', sid, now)).length;
     await move(29_999); // before 75 % of the TTL: every row
     expect(cached()).toBe(200);
