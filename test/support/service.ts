@@ -16,6 +16,7 @@ import { buildService, type Service } from '../../src/service.js';
 import { createS3Store } from '../../src/storage/s3.js';
 import type { Keyring } from '../../src/storage/signing-keys.js';
 import type { Store } from '../../src/storage/store.js';
+import type { components } from './api-types.js';
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -194,19 +195,8 @@ export async function uploadJson(
   return (await res.json()) as MediaJson;
 }
 
-export interface MediaJson {
-  sid: string;
-  account_sid: string;
-  kind: string;
-  content_type: string;
-  size_bytes: number;
-  sha256: string;
-  filename: string | null;
-  created_at: string;
-  requires_auth: boolean;
-  application_id: string | null;
-  url: string;
-}
+/** A media as the API answers it: the OpenAPI document's schema (test/support/api-types.ts). */
+export type MediaJson = components['schemas']['Media'];
 
 export async function setProtection(
   svc: Pick<TestService, 'baseUrl'>,
