@@ -19,6 +19,17 @@ declare module 'vitest' {
 
 export const TEST_BUCKET = 'mediagate-test';
 
+interface Shared {
+  databaseUrl: string;
+  s3Endpoint: string;
+  teardown(): Promise<void>;
+}
+
+// Vitest calls a global setup once per project (and once for the root), each time from
+// a fresh import of this file: the servers are started once, kept on the process, and
+// stopped when the last project is done.
+const process_ = globalThis as typeof globalThis & { mediagateTestServers?: { shared: Promise<Shared>; users: number } };
+
 /**
  * A real PostgreSQL (TEST_DATABASE_URL or DATABASE_URL if set, else an embedded one in
  * a temporary directory on a free port, so a server already on 5432 is no obstacle) and
@@ -26,13 +37,34 @@ export const TEST_BUCKET = 'mediagate-test';
  * that run the `mediagate` command.
  */
 export default async function setup(project: TestProject) {
+  const servers = (process_.mediagateTestServers ??= { shared: startShared(), users: 0 });
+  servers.users++;
+  const { databaseUrl, s3Endpoint, teardown } = await servers.shared;
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('s3Endpoint', s3Endpoint);
+  project.provide('s3Bucket', TEST_BUCKET);
+  return async () => {
+    if (--servers.users === 0) {
+      delete process_.mediagateTestServers;
+      await teardown();
+    }
+  };
+}
+
+async function startShared(): Promise<Shared> {
   const root = path.resolve(import.meta.dirname, '..');
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: root,
     stdio: 'inherit',
   });
 
-  const work = await mkdtemp(path.join(tmpdir(), 'mediagate-test-'));
+  // Everything a test makes in the temporary directory goes under one of our own, removed
+  // at the end: test files and the processes they start (serve, Chromium, clients) find
+  // it through TMPDIR, which os.tmpdir() and most programs follow. (npm test also checks
+  // that the run left nothing: scripts/test.js.)
+  const tmp = tmpdir();
+  const work = await mkdtemp(path.join(tmp, 'mg-test-'));
+  process.env.TMPDIR = work;
   const cleanups: (() => Promise<void>)[] = [() => rm(work, { recursive: true, force: true })];
 
   const givenUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
@@ -60,12 +92,13 @@ export default async function setup(project: TestProject) {
   await s3.run();
   cleanups.unshift(() => s3.close());
 
-  project.provide('databaseUrl', databaseUrl);
-  project.provide('s3Endpoint', `http://127.0.0.1:${s3Port}`);
-  project.provide('s3Bucket', TEST_BUCKET);
-
-  return async () => {
-    for (const cleanup of cleanups) await cleanup().catch((err) => console.error('teardown:', err));
+  return {
+    databaseUrl,
+    s3Endpoint: `http://127.0.0.1:${s3Port}`,
+    async teardown() {
+      for (const cleanup of cleanups) await cleanup().catch((err) => console.error('teardown:', err));
+      process.env.TMPDIR = tmp;
+    },
   };
 }
 

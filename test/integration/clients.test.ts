@@ -80,7 +80,8 @@ const printedStatus = (r: RunResult) => {
 
 /** test/support/clients/MediaClient.java, run as a single-file program: one HttpClient for all the targets. */
 async function runJava(mode: 'authenticator' | 'header' | 'manual-redirect', user: string, password: string, targets: Target[]): Promise<Download[]> {
-  const r = await runClient('java', [path.join(CLIENTS_DIR, 'MediaClient.java'), mode, user, password, ...targets.flatMap((t) => [t.url, t.out])]);
+  // -XX:-UsePerfData: no /tmp/hsperfdata_USER left behind (the JVM ignores TMPDIR for it).
+  const r = await runClient('java', ['-XX:-UsePerfData', path.join(CLIENTS_DIR, 'MediaClient.java'), mode, user, password, ...targets.flatMap((t) => [t.url, t.out])]);
   if (r.code !== 0) throw new Error(`java exited ${r.code}: ${r.stderr}`);
   return readDownloads(targets, r.stdout.trim().split('\n').map(Number));
 }
