@@ -19,85 +19,116 @@ export async function notifyInvalidation(db: Queryable, invalidation: Invalidati
   });
 }
 
-export interface InvalidationListener {
-  /** resolves once LISTEN is in place (at once if it is): notifications sent while it was not are missed */
+export interface InvalidationFeed {
+  /** whether LISTEN is in place right now: only then may anything be served from a cache */
+  isConnected(): boolean;
+  /** resolves once LISTEN is in place (at once if it is) */
   ready(): Promise<void>;
   close(): Promise<void>;
 }
 
-export interface ListenerHandlers {
+export interface FeedHandlers {
   onInvalidation(invalidation: Invalidation): void;
-  /** the connection was (re-)established: anything cached before may be stale */
-  onReset(): void;
-  onError?(err: Error): void;
+  /** LISTEN is in place (again): notifications sent while it was not were missed */
+  onConnected(): void;
+  /** the connection is gone (err says why, unless it was closed on purpose) */
+  onLost(err: Error | undefined): void;
+}
+
+export interface FeedOptions {
+  /** how often the connection is proven alive with a query (a silent network drop sends no error) */
+  heartbeatMillis?: number;
+  /** longest wait between reconnection attempts */
+  maxRetryMillis?: number;
 }
 
 /**
- * Holds one dedicated connection in LISTEN, reconnecting with backoff. Every
- * (re)connection calls onReset, because notifications sent while it was down are lost.
+ * Holds one dedicated connection in LISTEN, reconnecting with backoff. While it is down
+ * the instance cannot hear revocations, so the caller stops trusting its caches
+ * (onLost) until LISTEN is back (onConnected), and /readyz says so.
  */
-export function listenForInvalidations(databaseUrl: string, handlers: ListenerHandlers): InvalidationListener {
+export function listenForInvalidations(databaseUrl: string, handlers: FeedHandlers, options: FeedOptions = {}): InvalidationFeed {
+  const heartbeatMillis = options.heartbeatMillis ?? 5000;
+  // Short: each second of reconnection is a second of not-ready and of uncached requests.
+  const maxRetryMillis = options.maxRetryMillis ?? 1000;
   let client: pg.Client | undefined;
-  let isListening = false;
-  let markListening!: () => void;
-  let listening = new Promise<void>((resolve) => (markListening = resolve));
+  let connected = false;
+  let markReady!: () => void;
+  let ready = new Promise<void>((resolve) => (markReady = resolve));
   let closed = false;
   let retryMillis = 100;
-  let timer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   const connect = async () => {
     if (closed) return;
-    const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2000, application_name: 'mediagate-listen' });
+    const c = new pg.Client({
+      connectionString: databaseUrl,
+      connectionTimeoutMillis: 2000,
+      query_timeout: 2000,
+      keepAlive: true,
+      application_name: 'mediagate-listen',
+    });
     client = c;
-    // Losing the connection does not flush: while the database is down nothing can be
-    // revoked, and cached entries keep redirects working. What was missed meanwhile is
-    // flushed on reconnection (onReset below); the caches' expiry bounds the gap.
     const lost = (err?: Error) => {
       if (client !== c) return;
       client = undefined;
-      if (isListening) {
-        isListening = false;
-        listening = new Promise<void>((resolve) => (markListening = resolve));
+      clearInterval(heartbeat);
+      if (connected) {
+        connected = false;
+        ready = new Promise<void>((resolve) => (markReady = resolve));
       }
-      if (err) handlers.onError?.(err);
+      handlers.onLost(err);
       c.end().catch(() => undefined);
       if (!closed) {
-        timer = setTimeout(() => void connect(), retryMillis);
-        timer.unref();
-        retryMillis = Math.min(retryMillis * 2, 5000);
+        retryTimer = setTimeout(() => void connect(), retryMillis);
+        retryTimer.unref();
+        retryMillis = Math.min(retryMillis * 2, maxRetryMillis);
       }
     };
     c.on('error', lost);
-    c.on('end', () => lost());
+    c.on('end', () => lost(new Error('the LISTEN connection was closed by the server')));
     c.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
         handlers.onInvalidation(JSON.parse(msg.payload) as Invalidation);
       } catch {
-        handlers.onReset();
+        handlers.onConnected(); // unreadable: treat as missed, drop everything
       }
     });
     try {
       await c.connect();
       await c.query(`LISTEN ${CHANNEL}`);
-      retryMillis = 100;
-      handlers.onReset();
-      isListening = true;
-      markListening();
     } catch (err) {
       lost(err as Error);
+      return;
     }
+    if (client !== c) return;
+    retryMillis = 100;
+    connected = true;
+    handlers.onConnected();
+    markReady();
+    heartbeat = setInterval(() => {
+      c.query('SELECT 1').catch((err: Error) => lost(err));
+    }, heartbeatMillis);
+    heartbeat.unref();
   };
   void connect();
 
   return {
-    ready: () => listening,
+    isConnected: () => connected,
+    ready: () => ready,
     async close() {
       closed = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(retryTimer);
       const c = client;
-      client = undefined;
-      await c?.end().catch(() => undefined);
+      if (c) {
+        client = undefined;
+        clearInterval(heartbeat);
+        connected = false;
+        handlers.onLost(undefined);
+        await c.end().catch(() => undefined);
+      }
     },
   };
 }

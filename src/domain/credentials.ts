@@ -31,8 +31,11 @@ export interface Authenticator {
   cached(header: string): Principal | undefined;
   /** drop what is cached for an account (its credentials changed somewhere) */
   invalidateAccount(accountSid: string): void;
-  /** drop everything (the invalidation feed was interrupted) */
-  flush(): void;
+  /**
+   * Drops everything, and while untrusted verifies every request against the database:
+   * with the invalidation feed down a revocation could not be heard.
+   */
+  setCacheTrusted(trusted: boolean): void;
 }
 
 export interface AuthenticatorOptions {
@@ -45,6 +48,8 @@ export interface AuthenticatorOptions {
    */
   cacheTtlMillis?: number;
   cacheMax?: number;
+  /** told of every failure: invalid credentials, or a refusal of a throttled address or credential */
+  onFailure?(reason: 'invalid' | 'throttled'): void;
 }
 
 // JWT rules of the contract: exp at most 24 h after iat; a little clock skew allowed.
@@ -71,6 +76,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   // Bumped by every invalidation: a credential verified against rows read before a
   // revocation arrived must not be cached after it.
   let generation = 0;
+  let trusted = true;
   // Applications' public keys never change once registered; a deleted application is
   // dropped with its account's other credentials (invalidateAccount).
   const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000, perf });
@@ -92,12 +98,13 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   async function applicationKey(applicationId: string) {
-    const hit = applicationKeys.get(applicationId);
+    const hit = trusted ? applicationKeys.get(applicationId) : undefined;
     if (hit) return hit;
+    const readAtGeneration = generation;
     const app = await findApplicationById(db, applicationId);
     if (!app) return undefined;
     const entry = { app, key: createPublicKey(app.public_key) };
-    applicationKeys.set(applicationId, entry);
+    if (trusted && readAtGeneration === generation) applicationKeys.set(applicationId, entry);
     return entry;
   }
 
@@ -146,7 +153,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const cacheKeyOf = (header: string) => hash('sha256', header, 'base64');
 
   return {
-    cached: (header) => cache.get(cacheKeyOf(header)),
+    cached: (header) => (trusted ? cache.get(cacheKeyOf(header)) : undefined),
 
     // Verify first, throttle failures: a correct secret always passes, whatever others
     // tried against the same sid (no lockout of the owner). Only the client address's
@@ -154,15 +161,18 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     async authenticate(header, clientAddress) {
       if (header === undefined) return undefined;
       const cacheKey = cacheKeyOf(header);
-      const hit = cache.get(cacheKey);
+      const hit = trusted ? cache.get(cacheKey) : undefined;
       if (hit) return hit;
 
       const now = clock().getTime();
       const addressWait = throttle.addressRetryAfterSeconds(clientAddress, now);
-      if (addressWait > 0) throw new TooManyRequests(addressWait);
+      if (addressWait > 0) {
+        options.onFailure?.('throttled');
+        throw new TooManyRequests(addressWait);
+      }
       const readAtGeneration = generation;
       const remember = (principal: Principal, ttlMillis: number) => {
-        if (readAtGeneration === generation) cache.set(cacheKey, principal, { ttl: ttlMillis });
+        if (trusted && readAtGeneration === generation) cache.set(cacheKey, principal, { ttl: ttlMillis });
       };
       let sid: string | undefined;
       try {
@@ -181,6 +191,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         // Past the limit, a failure tells the client to back off; it never hides a success.
         const wait = throttle.credentialRetryAfterSeconds(sid, now);
         throttle.recordFailure(clientAddress, sid, now);
+        options.onFailure?.(wait > 0 ? 'throttled' : 'invalid');
         if (wait > 0) throw new TooManyRequests(wait);
         throw err;
       }
@@ -196,8 +207,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       }
     },
 
-    flush() {
+    setCacheTrusted(value) {
       generation++;
+      trusted = value;
       cache.clear();
       applicationKeys.clear();
     },

@@ -21,6 +21,8 @@ export class MediaCache {
   // Bumped by every invalidation: a row read before an invalidation arrived must not be
   // cached after it (the invalidation would be lost for up to the TTL).
   private generation = 0;
+  // Off while the invalidation feed is down: a change made elsewhere could not be heard.
+  private trusted = true;
 
   private readonly ttlMillis: number;
 
@@ -31,6 +33,7 @@ export class MediaCache {
   }
 
   get(accountSid: string, mediaSid: string, now: number): MediaRow | undefined {
+    if (!this.trusted) return undefined;
     const hit = this.entries.get(`${accountSid}/${mediaSid}`);
     if (!hit) return undefined;
     if (hit.expiresAt !== null && hit.expiresAt <= now) {
@@ -46,7 +49,7 @@ export class MediaCache {
   }
 
   set(row: MediaRow, retentionDays: number | null, readAtGeneration: number): void {
-    if (readAtGeneration !== this.generation) return;
+    if (!this.trusted || readAtGeneration !== this.generation) return;
     const expiresAt = retentionDays === null ? null : row.created_at.getTime() + retentionDays * 86_400_000;
     // Each entry lives 75 to 100 % of the TTL: rows read together (a burst over many
     // media, a cold start) would otherwise expire together and send their re-reads to
@@ -66,8 +69,10 @@ export class MediaCache {
     for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key);
   }
 
-  flush(): void {
+  /** drops everything; while untrusted nothing is kept or served */
+  setTrusted(trusted: boolean): void {
     this.generation++;
+    this.trusted = trusted;
     this.entries.clear();
   }
 }

@@ -539,9 +539,17 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       get: {
         tags: ['Service'],
         operationId: 'getReadiness',
-        summary: 'The database is reachable and migrated',
+        summary: 'Whether this instance should get traffic',
+        description:
+          '200 when not shutting down, the database answers with every migration applied, the invalidation feed (LISTEN) is connected and the object store answers; otherwise 503 naming the failed checks. From SIGTERM on it is 503 while the service still serves for SHUTDOWN_DELAY_SECONDS.',
         security: SECURITY.none,
-        responses: { '200': answer('Ready.', { schema: 'Readiness' }), ...errors(503) },
+        responses: {
+          '200': answer('Ready.', { schema: 'Readiness', headers: { 'Cache-Control': ref('headers', 'Cache-Control-No-Store') } }),
+          '503': answer('Not ready; the message and `checks` say why.', {
+            schema: 'NotReady',
+            headers: { 'Retry-After': ref('headers', 'Retry-After'), 'Cache-Control': ref('headers', 'Cache-Control-No-Store') },
+          }),
+        },
       },
     },
     '/metrics': {

@@ -267,4 +267,44 @@ export const consoleSession = component(
 );
 
 export const health = component(z.strictObject({ status: z.literal('ok') }), { id: 'Health' });
-export const readiness = component(z.strictObject({ status: z.literal('ready') }), { id: 'Readiness' });
+const readinessCheck = z.strictObject({
+  ok: z.boolean(),
+  detail: z.string().optional().meta({ description: "why not, in the failing part's own words" }),
+});
+const readinessChecks = z
+  .strictObject({
+    serving: readinessCheck,
+    database: readinessCheck,
+    migrations: readinessCheck,
+    invalidation_feed: readinessCheck,
+    object_store: readinessCheck,
+  })
+  .meta({
+    description:
+      'serving: not shutting down; database: it answers; migrations: all applied; invalidation_feed: LISTEN connected (revocations are heard); object_store: it answers and takes the credentials (checked at most every 5 s)',
+  });
+
+export const readiness = component(z.strictObject({ status: z.literal('ready'), checks: readinessChecks }), { id: 'Readiness' });
+
+export const notReady = component(
+  z.strictObject({
+    error: z.strictObject({ status: z.literal(503), code: z.literal('service_unavailable'), message: z.string() }),
+    checks: readinessChecks,
+  }),
+  {
+    id: 'NotReady',
+    description: 'The error body of a 503, with every check beside it; the message names the failed ones.',
+    examples: [
+      {
+        error: { status: 503, code: 'service_unavailable', message: 'not ready: invalidation_feed (LISTEN is not connected: revocations could be missed)' },
+        checks: {
+          serving: { ok: true },
+          database: { ok: true },
+          migrations: { ok: true },
+          invalidation_feed: { ok: false, detail: 'LISTEN is not connected: revocations could be missed' },
+          object_store: { ok: true },
+        },
+      },
+    ],
+  },
+);

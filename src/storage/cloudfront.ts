@@ -40,6 +40,7 @@ export function withCloudFrontUrls(store: Store, options: CloudFrontOptions): St
     read: (key, range) => store.read(key, range),
     list: () => store.list(),
     removeAbandonedUploads: (olderThan) => store.removeAbandonedUploads(olderThan),
+    check: () => store.check(),
     close: () => store.close(),
 
     // CloudFront signatures do not cover the method: a URL signed for HEAD also serves

@@ -14,9 +14,13 @@ export class ObjectTooLarge extends StorageError {
   }
 }
 
-/** The store cannot be reached or failed on its side; the request may be retried. */
+/**
+ * The store cannot be reached, refused our credentials, or failed on its side; the
+ * request may be retried. `reason` is the store's or SDK's own words (for the log and
+ * /readyz, never a secret); the message is what a client may read.
+ */
 export class StoreUnavailable extends StorageError {
-  constructor(message = 'the object store is unavailable') {
+  constructor(readonly reason: string, message = 'the object store is unavailable') {
     super(message);
   }
 }

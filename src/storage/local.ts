@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidSignedUrl, ObjectTooLarge } from './errors.js';
+import { InvalidSignedUrl, ObjectTooLarge, StoreUnavailable } from './errors.js';
 import { isAccountPrefix, isObjectKey } from './object-key.js';
 import { MeasuredBody } from './measured-body.js';
 import { signMessage, verifyMessage, type Keyring } from './signing-keys.js';
@@ -64,17 +64,17 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
     async put(key: string, body: Readable, _contentType: string, maxBytes: number): Promise<StoredObject> {
       const target = filePath(key);
       const tmp = path.join(dir, TMP_DIR, `${randomUUID()}.part`);
-      await mkdir(path.dirname(tmp), { recursive: true });
       const measured = new MeasuredBody(maxBytes);
       try {
+        await mkdir(path.dirname(tmp), { recursive: true });
         // flush: fsync before close, so the rename below never publishes lost bytes.
         await pipeline(body, measured, createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true }));
         await mkdir(path.dirname(target), { recursive: true });
         await rename(tmp, target);
       } catch (err) {
-        await rm(tmp, { force: true });
+        await rm(tmp, { force: true }).catch(() => undefined); // the disk may be what failed
         if (measured.sizeBytes > maxBytes) throw new ObjectTooLarge(maxBytes);
-        throw err;
+        throw diskError(err);
       }
       return { sizeBytes: measured.sizeBytes, sha256: measured.digest() };
     },
@@ -162,6 +162,18 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
       return access;
     },
 
+    async check(): Promise<void> {
+      // Written and removed for real: a read-only or full volume passes an access() check.
+      const probe = path.join(dir, TMP_DIR, `ready-${randomUUID()}`);
+      try {
+        await mkdir(path.dirname(probe), { recursive: true });
+        await writeFile(probe, '', { mode: 0o600 });
+        await rm(probe);
+      } catch (err) {
+        throw diskError(err);
+      }
+    },
+
     async statObject(key: string) {
       if (!isObjectKey(key)) return undefined;
       const file = filePath(key);
@@ -173,6 +185,12 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
       keyring.close();
     },
   };
+}
+
+/** A failure of the disk itself (permissions, space, I/O) is the store's; anything else (a client gone mid-body) is not. */
+function diskError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  return e.syscall ? new StoreUnavailable(`${e.code ?? 'error'}: ${e.message}`) : err;
 }
 
 async function removeStaleTempFiles(dir: string, olderThan: Date): Promise<number> {

@@ -3,6 +3,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -184,6 +185,14 @@ export function createS3Store(options: S3StoreOptions): Store {
       return `${origin.protocol}//${host}${signed.path}?${formatQuery(signed.query ?? {})}`;
     },
 
+    async check(): Promise<void> {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
+
     async close(): Promise<void> {
       client.destroy();
     },
@@ -224,10 +233,17 @@ function formatQuery(query: Record<string, string | string[] | null | undefined>
   return parts.join('&');
 }
 
-function storeError(err: unknown): Error {
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status === undefined || status >= 500) {
-    return new StoreUnavailable();
-  }
-  return err as Error;
+/**
+ * Every failure of a call to S3 is the store's, for the client a 503 to retry: the
+ * network, S3 itself, or a refusal of our own request (credentials missing or refused,
+ * no such bucket), which is the operator's to fix and which /readyz then names. The
+ * SDK's words go into the cause; they hold no secret (no key, no signature).
+ */
+function storeError(err: unknown): StoreUnavailable {
+  const e = err as { name?: string; message?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  // HeadBucket answers have no body: the SDK then names the error by its status alone.
+  const name = e.Code ?? (e.name && e.name !== 'Error' ? e.name : undefined) ?? (status ? `HTTP ${status}` : 'Error');
+  const message = e.message && e.message !== 'UnknownError' && e.message !== name ? `: ${e.message}` : '';
+  return new StoreUnavailable(`${name}${message}${status ? ` (HTTP ${status})` : ''}`.slice(0, 300));
 }

@@ -60,5 +60,10 @@ export interface Store {
   removeAbandonedUploads(olderThan: Date): Promise<number>;
   /** a URL that serves the object's bytes until it expires; no call to the store */
   signUrl(request: UrlToSign): Promise<string>;
+  /**
+   * Proves the store answers and takes our credentials (S3: HeadBucket; local: a file
+   * written and removed), for start-up and /readyz; StoreUnavailable saying why if not.
+   */
+  check(): Promise<void>;
   close(): Promise<void>;
 }

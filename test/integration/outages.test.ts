@@ -25,7 +25,7 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 describe('database outage', () => {
-  it('answers 503 with Retry-After at once, keeps /healthz and cached redirects, and recovers without restart', async () => {
+  it('answers 503 with Retry-After at once, trusts no cache, keeps /healthz, and recovers without restart', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mg-outage-db-'));
     const port = await findFreePort();
     let pg: EmbeddedPostgres = await openEmbeddedPostgres(path.join(dir, 'pg'), { port });
@@ -49,8 +49,10 @@ describe('database outage', () => {
     // an 'error' event; it must not go unhandled (vitest fails the run on one).
     const held = await checkout(svc.db);
     const lost = new Promise((resolve) => (held.once('error', resolve), held.once('end', resolve)));
+    const feedLost = svc.logLine((l) => l.msg === 'invalidation feed lost: not ready, caches bypassed until it reconnects');
     await pg.stop(); // the PostgreSQL server process really stops
     await lost;
+    await feedLost;
     held.release(true);
 
     const upl = await timed('upload', () =>
@@ -71,20 +73,26 @@ describe('database outage', () => {
     expect(uncached.status).toBe(503);
     const ready = await timed('readyz', () => fetch(`${svc.baseUrl}/readyz`, bound()));
     expect(ready.status).toBe(503);
+    const checks = ((await ready.json()) as { checks: Record<string, { ok: boolean; detail?: string }> }).checks;
+    expect(checks.database).toMatchObject({ ok: false });
+    expect(checks.invalidation_feed).toMatchObject({ ok: false });
     expect((await fetch(`${svc.baseUrl}/healthz`)).status).toBe(200);
 
-    // Cached credentials and media keep redirecting: presigning needs no database.
-    expect((await getMediaUrl(secret.url, { headers: { Authorization: account.basic } })).status).toBe(302);
-    expect((await getMediaUrl(legacy.url)).status).toBe(302);
+    // Without LISTEN a revocation could go unheard: cached credentials and media are not
+    // trusted, so even a warm redirect is a 503 (the contract: a revocation is never missed).
+    const warm = await getMediaUrl(secret.url, { headers: { Authorization: account.basic } });
+    expect(warm.status).toBe(503);
+    expect((await getMediaUrl(legacy.url)).status).toBe(503);
+    await svc.logLine((l) => l.status === 503 && typeof l.error_cause === 'string' && (l.error_cause as string).startsWith('database: '));
 
     pg = await openEmbeddedPostgres(path.join(dir, 'pg'), { port });
-    // No restart of the service: its pool connects anew on the next request.
+    // No restart of the service: its pool connects anew on the next request, and the
+    // LISTEN connection is back too (it retries every second at most).
+    await timed('invalidation feed listening again', () => svc.feed.ready());
     expect((await timed('readyz after the restart', () => fetch(`${svc.baseUrl}/readyz`, bound()))).status).toBe(200);
     expect((await upload(svc, account, 'after outage')).status).toBe(201);
     expect((await getMediaUrl(cold.url, { headers: { Authorization: account.basic } })).status).toBe(302);
-    // The LISTEN connection is back too (it retries with a backoff of up to 5 s): a
-    // change's NOTIFY reaches the caches again.
-    await timed('invalidation feed listening again', () => svc.feed.ready());
+    // A change's NOTIFY reaches the caches again.
     const noticed = svc.nextInvalidation(account.sid);
     await setProtection(svc, account, { fax: true });
     await noticed;
@@ -118,6 +126,8 @@ describe('object store outage', () => {
     );
     expect(upl.status).toBe(503);
     expect(upl.headers.get('retry-after')).not.toBeNull();
+    // The access line says why, in the SDK's words.
+    await svc.logLine((l) => l.status === 503 && /^object_store: .*ECONNREFUSED/.test(String(l.error_cause)));
     const { rows } = await svc.db.query('SELECT count(*)::int AS n FROM media WHERE account_sid = $1', [account.sid]);
     expect(rows[0].n).toBe(1);
 

@@ -430,7 +430,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database is reachable and migrated */
+        /**
+         * Whether this instance should get traffic
+         * @description 200 when not shutting down, the database answers with every migration applied, the invalidation feed (LISTEN) is connected and the object store answers; otherwise 503 naming the failed checks. From SIGTERM on it is 503 while the service still serves for SHUTDOWN_DELAY_SECONDS.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -1002,6 +1005,99 @@ export interface components {
         Readiness: {
             /** @constant */
             status: "ready";
+            /** @description serving: not shutting down; database: it answers; migrations: all applied; invalidation_feed: LISTEN connected (revocations are heard); object_store: it answers and takes the credentials (checked at most every 5 s) */
+            checks: {
+                serving: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                database: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                migrations: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                invalidation_feed: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                object_store: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+            };
+        };
+        /**
+         * @description The error body of a 503, with every check beside it; the message names the failed ones.
+         * @example {
+         *       "error": {
+         *         "status": 503,
+         *         "code": "service_unavailable",
+         *         "message": "not ready: invalidation_feed (LISTEN is not connected: revocations could be missed)"
+         *       },
+         *       "checks": {
+         *         "serving": {
+         *           "ok": true
+         *         },
+         *         "database": {
+         *           "ok": true
+         *         },
+         *         "migrations": {
+         *           "ok": true
+         *         },
+         *         "invalidation_feed": {
+         *           "ok": false,
+         *           "detail": "LISTEN is not connected: revocations could be missed"
+         *         },
+         *         "object_store": {
+         *           "ok": true
+         *         }
+         *       }
+         *     }
+         */
+        NotReady: {
+            error: {
+                /** @constant */
+                status: 503;
+                /** @constant */
+                code: "service_unavailable";
+                message: string;
+            };
+            /** @description serving: not shutting down; database: it answers; migrations: all applied; invalidation_feed: LISTEN connected (revocations are heard); object_store: it answers and takes the credentials (checked at most every 5 s) */
+            checks: {
+                serving: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                database: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                migrations: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                invalidation_feed: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+                object_store: {
+                    ok: boolean;
+                    /** @description why not, in the failing part's own words */
+                    detail?: string;
+                };
+            };
         };
     };
     responses: {
@@ -2413,13 +2509,26 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "X-Content-Type-Options": components["headers"]["X-Content-Type-Options"];
+                    "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description Not ready; the message and `checks` say why. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Content-Type-Options": components["headers"]["X-Content-Type-Options"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control-No-Store"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotReady"];
+                };
+            };
         };
     };
     getMetrics: {

@@ -31,6 +31,7 @@ function fakeStore(): Store {
     }),
     removeAbandonedUploads: vi.fn(async () => 2),
     signUrl: vi.fn(async () => 'https://s3.example/presigned'),
+    check: vi.fn(async () => undefined),
     close: vi.fn(async () => undefined),
   };
 }
