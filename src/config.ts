@@ -20,6 +20,9 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly logLevel: LogLevel;
   readonly workers: number;
+  /** after SIGTERM: not ready at once, but still serving this long, so load balancers move away first */
+  readonly shutdownDelaySeconds: number;
+  /** then: how long in-flight requests have to finish */
   readonly shutdownTimeoutSeconds: number;
   /** failed authentications per minute, per client address and per credential, before 429 */
   readonly authFailureLimit: number;
@@ -94,6 +97,7 @@ const schema = z.object({
   TRUST_PROXY: flag.default(false),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   WORKERS: integer(1, 64).default(1),
+  SHUTDOWN_DELAY_SECONDS: integer(0, 3600).default(5),
   SHUTDOWN_TIMEOUT_SECONDS: integer(0, 3600).default(25),
   AUTH_FAILURE_LIMIT: integer(1, 1_000_000).default(30),
   BLOB_BASE_URL: httpUrl.optional(),
@@ -180,6 +184,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     workers: e.WORKERS,
+    shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     blobBaseUrl: e.BLOB_BASE_URL?.replace(/\/+$/, '') ?? publicBaseUrl,

@@ -1,16 +1,18 @@
-import path from 'node:path';
 import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import path from 'node:path';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { redactDatabaseUrl, type Config } from './config.js';
+import { ConfigError, redactDatabaseUrl, type Config } from './config.js';
 import { openEmbeddedPostgres } from './db/embedded.js';
 import { migrate, readMigrations, type MigrationFile } from './db/migrate.js';
-import { listenForInvalidations, type Invalidation, type InvalidationListener } from './db/notifications.js';
+import { listenForInvalidations, type Invalidation, type InvalidationFeed } from './db/notifications.js';
 import { createPool, type Db } from './db/pool.js';
 import { AuthThrottle, DEFAULT_THROTTLE } from './domain/auth-throttle.js';
 import { createAuthenticator, type Authenticator } from './domain/credentials.js';
 import type { LocalInvalidation } from './domain/invalidation.js';
 import { MediaCache } from './domain/media-cache.js';
+import { createReadinessProbe, READINESS_CHECKS, type ReadinessProbe } from './domain/readiness.js';
 import { SignedUrlCache } from './domain/signed-url-cache.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/server.js';
@@ -20,7 +22,19 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { loadCloudFrontPrivateKey, withCloudFrontUrls } from './storage/cloudfront.js';
 import { createLocalStore, type LocalStore } from './storage/local.js';
 import { openKeyring, type Keyring } from './storage/signing-keys.js';
+import { StoreUnavailable } from './storage/errors.js';
 import type { Store } from './storage/store.js';
+
+/**
+ * A start-up failure, named by the part at fault (`database: …`, `object store: …`,
+ * `port 8080 …`), so that an operator reads what to fix from the first line.
+ */
+export class StartupError extends Error {
+  constructor(part: string, detail: string) {
+    super(`${part}: ${detail}`);
+    this.name = 'StartupError';
+  }
+}
 
 // The one place the service is assembled: `serve`, every CLI command that needs the
 // database or the store (withResources), and the tests (with overrides) all build it
@@ -53,9 +67,11 @@ export interface ResourceOptions {
 export async function openResources(config: Config, log: Logger, options: ResourceOptions = {}): Promise<Resources> {
   // The store first: a bad CloudFront key is a configuration error (exit 2) before any
   // database is started.
-  const opened = options.store === false ? undefined : await openStore(config, options.keyringPollMillis);
+  const opened = options.store === false ? undefined : await openStore(config, options.keyringPollMillis).catch(failedPart('object store'));
   try {
-    const database = await openDatabase(config, log, options.serving ?? false);
+    const database = await openDatabase(config, log, options.serving ?? false).catch(
+      failedPart('database', config.databaseUrl && redactDatabaseUrl(config.databaseUrl)),
+    );
     return {
       ...database,
       store: opened?.store,
@@ -86,6 +102,18 @@ export async function withResources<T>(
   } finally {
     await resources.close();
   }
+}
+
+/**
+ * Names the part in an error of opening or checking it (`where`: what it is, already
+ * free of secrets); configuration errors keep their own form (exit 2).
+ */
+function failedPart(part: string, where?: string) {
+  return (err: unknown): never => {
+    if (err instanceof ConfigError || err instanceof StartupError) throw err;
+    const detail = err instanceof StoreUnavailable ? err.reason : String((err as Error)?.message ?? err);
+    throw new StartupError(part, where ? `${detail} (${where})` : detail);
+  };
 }
 
 async function openDatabase(config: Config, log: Logger, serving: boolean) {
@@ -152,18 +180,33 @@ export interface ServiceOptions extends ResourceOptions {
   onInvalidation?: (invalidation: Invalidation) => void;
 }
 
+export interface StopOptions {
+  /** keep serving this long while /readyz answers 503 (load balancers move away meanwhile) */
+  delayMillis?: number;
+  /** then how long requests in flight have to finish before their connections are cut */
+  drainMillis?: number;
+}
+
 export interface Service {
   config: Config;
   resources: Resources;
   app: Koa;
   server: Server;
   authenticator: Authenticator;
-  feed: InvalidationListener;
+  feed: InvalidationFeed;
+  readiness: ReadinessProbe;
   migrations: MigrationFile[];
   /** listens on config.host:config.port; resolves with the port (config.port may be 0) */
   listen(): Promise<number>;
-  /** stops taking requests, lets those in progress finish within drainMillis, then closes everything */
-  stop(drainMillis: number): Promise<void>;
+  /**
+   * The drain of SIGTERM: /readyz answers 503 at once, requests are still served for
+   * delayMillis, then the listener closes, every later answer says `Connection: close`,
+   * idle connections close, and what is in flight finishes within drainMillis; then
+   * everything is closed. Calling it again returns the same promise.
+   */
+  stop(options?: StopOptions): Promise<void>;
+  /** ends stop()'s delay at once (a SIGINT, or a second signal, while it waits) */
+  endDelay(): void;
 }
 
 export async function buildService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
@@ -171,8 +214,11 @@ export async function buildService(config: Config, log: Logger, options: Service
   const store = resources.store!;
   const migrations = await readMigrations();
   try {
+    // A store that does not answer or refuses our credentials would fail every upload:
+    // say so now, by name, rather than start and answer 503s.
+    await store.check().catch(failedPart('object store'));
     if (options.migrate) {
-      const applied = await migrate(resources.db, migrations);
+      const applied = await migrate(resources.db, migrations).catch(failedPart('database', resources.databaseDescription));
       if (applied.length) log.info({ applied }, 'migrations applied');
     }
   } catch (err) {
@@ -186,6 +232,7 @@ export async function buildService(config: Config, log: Logger, options: Service
     clock,
     throttle: new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit }),
     cacheTtlMillis: options.credentialCacheTtlMillis,
+    onFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
   const mediaCache = new MediaCache({ clock });
   const invalidate: LocalInvalidation = (invalidation) => {
@@ -194,20 +241,53 @@ export async function buildService(config: Config, log: Logger, options: Service
     else mediaCache.invalidateAccount(invalidation.accountSid);
   };
   // Keeps this instance's caches honest: a change committed through any instance
-  // reaches every instance by NOTIFY; a lost LISTEN connection flushes all on reconnect.
+  // reaches every instance by NOTIFY. While LISTEN is not connected (from start-up until
+  // it first is, and after any loss) a revocation could go unheard, so the caches are
+  // not trusted: every request is decided by the database until the feed is back.
+  const trustCaches = (trusted: boolean) => {
+    authenticator.setCacheTrusted(trusted);
+    mediaCache.setTrusted(trusted);
+    metrics.invalidationFeedUp.set(trusted ? 1 : 0);
+  };
+  trustCaches(false);
+  let feedWasUp = false;
+  let feedFailures = 0;
   const feed = listenForInvalidations(resources.databaseUrl, {
     onInvalidation(invalidation) {
       invalidate(invalidation);
       options.onInvalidation?.(invalidation);
     },
-    onReset() {
-      authenticator.flush();
-      mediaCache.flush();
+    onConnected() {
+      trustCaches(true);
+      if (feedFailures > 0) log.info({ after_failures: feedFailures }, 'invalidation feed connected again: caches in use');
+      feedWasUp = true;
+      feedFailures = 0;
     },
-    onError(err) {
-      log.warn({ err: err.message }, 'invalidation feed lost; reconnecting');
+    onLost(err) {
+      trustCaches(false);
+      // One warning per outage, not one per reconnection attempt.
+      if (err && (feedWasUp || feedFailures === 0)) {
+        log.warn({ cause: err.message }, 'invalidation feed lost: not ready, caches bypassed until it reconnects');
+      }
+      feedWasUp = false;
+      feedFailures++;
     },
   });
+
+  let shuttingDown = false;
+  const readiness = createReadinessProbe({
+    db: resources.db,
+    migrations,
+    feed,
+    store,
+    clock,
+    isShuttingDown: () => shuttingDown,
+    onReport(report) {
+      metrics.ready.set(report.ready ? 1 : 0);
+      for (const check of READINESS_CHECKS) metrics.readinessCheck.set({ check }, report.checks[check].ok ? 1 : 0);
+    },
+  });
+
   const caches = options.caches ?? true;
   const app = createApp({
     config,
@@ -215,22 +295,44 @@ export async function buildService(config: Config, log: Logger, options: Service
     store,
     localStore: resources.localStore,
     authenticator,
+    readiness,
     log,
     metrics,
-    migrations,
     clock,
     mediaCache: caches ? mediaCache : undefined,
     urlCache: caches ? new SignedUrlCache(config.mediaUrlTtlSeconds) : undefined,
     invalidate,
     uploadPace: options.uploadPace,
   });
-  const server = createHttpServer(app, { maxConnections: config.maxConnections });
+  const http = createHttpServer(app, { maxConnections: config.maxConnections });
+  const { server } = http;
   let jobs: PeriodicJobs | undefined;
 
   const closeAll = async (waitForJobsMillis: number) => {
     await jobs?.stop(waitForJobsMillis);
     await feed.close();
     await resources.close();
+  };
+
+  let endDelay = () => {};
+  let stopping: Promise<void> | undefined;
+  const stop = async ({ delayMillis = 0, drainMillis = 0 }: StopOptions) => {
+    shuttingDown = true;
+    if (delayMillis > 0 && server.listening) {
+      log.info({ delay_seconds: delayMillis / 1000 }, 'shutting down: not ready, still serving while load balancers move away');
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, delayMillis);
+        endDelay = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+    }
+    const deadlineAt = Date.now() + drainMillis;
+    if (server.listening) log.info({ timeout_seconds: drainMillis / 1000 }, 'shutting down: listener closed, draining requests');
+    if ((await http.drain(drainMillis)) === 'cut off') log.warn('shutdown deadline reached: remaining connections were closed');
+    // A periodic job in progress holds a database client: let it finish, within the deadline.
+    await closeAll(Math.max(1000, deadlineAt - Date.now()));
   };
 
   return {
@@ -240,8 +342,12 @@ export async function buildService(config: Config, log: Logger, options: Service
     server,
     authenticator,
     feed,
+    readiness,
     migrations,
     async listen() {
+      // Ready when listening, in the common case: LISTEN connects within milliseconds of
+      // the migration. Not waited for beyond a few seconds: /readyz then says why.
+      await Promise.race([feed.ready(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -251,29 +357,42 @@ export async function buildService(config: Config, log: Logger, options: Service
           });
         });
       } catch (err) {
-        // Port taken, say: stop what was started (the embedded database) before failing.
+        // Taken since serve checked it, say: stop what was started (the embedded database) before failing.
         await closeAll(0);
-        throw err;
+        throw listenError(err as NodeJS.ErrnoException, config);
       }
       if (options.periodicJobs ?? true) jobs = startPeriodicJobs({ db: resources.db, store, clock, log });
       const address = server.address();
       return typeof address === 'object' && address ? address.port : config.port;
     },
-    async stop(drainMillis) {
-      const deadlineAt = Date.now() + drainMillis;
-      if (server.listening) {
-        const closed = new Promise<void>((done) => server.close(() => done()));
-        server.closeIdleConnections();
-        const deadline = setTimeout(() => {
-          if (drainMillis > 0) log.warn('shutdown deadline reached: closing remaining connections');
-          server.closeAllConnections();
-        }, drainMillis);
-        deadline.unref();
-        await closed;
-        clearTimeout(deadline);
-      }
-      // A periodic job in progress holds a database client: let it finish, within the deadline.
-      await closeAll(Math.max(1000, deadlineAt - Date.now()));
+    stop(stopOptions = {}) {
+      stopping ??= stop(stopOptions);
+      return stopping;
     },
+    endDelay: () => endDelay(),
   };
+}
+
+/** Why the port cannot be listened on, in the operator's terms. */
+export function listenError(err: NodeJS.ErrnoException, config: Pick<Config, 'host' | 'port'>): Error {
+  const where = `port ${config.port} on ${config.host}`;
+  if (err.code === 'EADDRINUSE') return new StartupError(`port ${config.port}`, `is in use on ${config.host} (another process listens there)`);
+  if (err.code === 'EACCES') return new StartupError(where, 'permission denied (ports below 1024 need privileges)');
+  if (err.code === 'EADDRNOTAVAIL') return new StartupError(where, `${config.host} is not an address of this machine`);
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new StartupError(where, `cannot resolve HOST ${config.host}`);
+  return new StartupError(where, err.message);
+}
+
+/**
+ * Fails with the port's StartupError unless host:port can be listened on, before
+ * anything (an embedded database, a migration) is started: a busy port is then a
+ * one-line error at once, not one after seconds of work to undo.
+ */
+export async function assertPortFree(config: Pick<Config, 'host' | 'port'>): Promise<void> {
+  if (config.port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, config)));
+    probe.listen({ port: config.port, host: config.host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }

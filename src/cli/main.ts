@@ -31,12 +31,14 @@ const GC_USAGE = `usage: mediagate gc [--grace-seconds N] [--dry-run]
 
 Removes stored objects that no media row names and that are older than the grace
 period (default 3600 s: younger ones may be uploads whose row is not written yet), and
-reports rows whose object is missing. Prints a JSON report.`;
+reports rows whose object is missing. Prints a JSON report. One run at a time across
+all hosts: while another gc runs, prints {"skipped": true, …} and exits 0.`;
 const SWEEP_USAGE = `usage: mediagate sweep [--batch-size N]
 
 Deletes media past its account's retention (objects, then rows), N rows per
 transaction (default 100: the rows stay locked while their objects are deleted).
-Prints {"deleted": N}.`;
+Prints {"deleted": N}. One run at a time across all hosts: while another sweep runs,
+prints {"skipped": true, …} and exits 0.`;
 const ACCOUNTS_USAGE = 'usage: mediagate accounts create --name NAME\n\nCreates an account and prints {"sid", "auth_token"} as JSON on stdout.';
 
 interface Command {
@@ -104,6 +106,7 @@ const COMMANDS: Record<string, Command> = {
       const c = config();
       return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
         const report = await collectGarbage({ db, store: store!, clock: () => new Date() }, { graceSeconds, dryRun });
+        if (!report) return skipped('gc');
         process.stdout.write(
           `${JSON.stringify({
             dry_run: dryRun,
@@ -126,6 +129,7 @@ const COMMANDS: Record<string, Command> = {
       const c = config();
       return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
         const deleted = await sweepExpiredMedia({ db, store: store! }, { batchSize });
+        if (deleted === undefined) return skipped('sweep');
         process.stdout.write(`${JSON.stringify({ deleted })}\n`);
         return 0;
       });
@@ -168,6 +172,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   return command.run(args, () => parseConfig(process.env));
+}
+
+/**
+ * Another run of the job (a timer of a running service, or a CLI run, on any host) holds
+ * its lock: this one did nothing. Not a failure (exit 0): the work is being done.
+ */
+function skipped(job: string): number {
+  process.stdout.write(`${JSON.stringify({ skipped: true, reason: `another ${job} is running (one at a time across all hosts)` })}\n`);
+  process.stderr.write(`mediagate: ${job} skipped: another ${job} is running\n`);
+  return 0;
 }
 
 function wholeNumber(value: string | undefined, fallback: number, name: string, usage: string): number {

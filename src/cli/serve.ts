@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { countAccounts } from '../db/queries/accounts.js';
-import { buildService, openResources, type Resources } from '../service.js';
+import { assertPortFree, buildService, openResources, type Resources } from '../service.js';
 
 /**
  * `mediagate serve`: migrate, then listen until SIGTERM/SIGINT, then drain and exit 0.
@@ -16,14 +16,21 @@ export async function serve(config: Config, log: Logger): Promise<number> {
 }
 
 async function serveHttp(config: Config, log: Logger, options: { isWorker: boolean }): Promise<number> {
-  // Workers neither migrate nor own the embedded database: the primary does both.
+  // Workers neither migrate nor own the embedded database: the primary does both (and
+  // checked the port).
+  if (!options.isWorker) await assertPortFree(config);
   const service = await buildService(config, log, { serving: !options.isWorker, migrate: !options.isWorker });
   const port = await service.listen();
   // Signals are handled from before the banner says we listen: a SIGTERM right after it
-  // must drain, not kill.
-  const stopped = untilStopped(log, async (signal) => {
-    log.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down: draining requests');
-    await service.stop(config.shutdownTimeoutSeconds * 1000);
+  // must drain, not kill. SIGTERM (an orchestrator, a rolling deploy) waits
+  // SHUTDOWN_DELAY_SECONDS first; SIGINT (Ctrl-C) does not, and ends a delay under way.
+  const stopped = untilStopped(log, {
+    stop: (signal) =>
+      service.stop({
+        delayMillis: signal === 'SIGTERM' ? config.shutdownDelaySeconds * 1000 : 0,
+        drainMillis: config.shutdownTimeoutSeconds * 1000,
+      }),
+    hurry: () => service.endDelay(),
   });
   if (!options.isWorker) {
     const firstStart = (await countAccounts(service.resources.db)) === 0;
@@ -34,6 +41,7 @@ async function serveHttp(config: Config, log: Logger, options: { isWorker: boole
 }
 
 async function servePrimary(config: Config, log: Logger): Promise<number> {
+  await assertPortFree(config);
   // The store is opened once here so that the local store's first signing key is made
   // by one process, not raced by every worker.
   const resources = await openResources(config, log, { serving: true });
@@ -57,17 +65,24 @@ async function servePrimary(config: Config, log: Logger): Promise<number> {
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     setTimeout(fork, 1000).unref();
   });
-  const stopped = untilStopped(log, async (signal) => {
-    stopping = true;
-    log.info({ signal }, 'shutting down: draining workers');
-    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
-    const exits = workers.map((w) => new Promise<void>((done) => (w.isDead() ? done() : w.once('exit', () => done()))));
-    for (const w of workers) w.process.kill('SIGTERM');
-    const kill = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), (config.shutdownTimeoutSeconds + 5) * 1000);
-    kill.unref();
-    await Promise.all(exits);
-    clearTimeout(kill);
-    await resources.close();
+  const workers = () => Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  // Each worker drains as a single process does; the signal is passed on as it came
+  // (SIGINT: no delay), and a later SIGINT hurries them too.
+  const stopped = untilStopped(log, {
+    async stop(signal) {
+      stopping = true;
+      log.info({ signal }, 'shutting down: draining workers');
+      const running = workers();
+      const exits = running.map((w) => new Promise<void>((done) => (w.isDead() ? done() : w.once('exit', () => done()))));
+      for (const w of running) w.process.kill(signal);
+      const graceSeconds = (signal === 'SIGTERM' ? config.shutdownDelaySeconds : 0) + config.shutdownTimeoutSeconds + 5;
+      const kill = setTimeout(() => running.forEach((w) => w.process.kill('SIGKILL')), graceSeconds * 1000);
+      kill.unref();
+      await Promise.all(exits);
+      clearTimeout(kill);
+      await resources.close();
+    },
+    hurry: () => workers().forEach((w) => w.process.kill('SIGINT')),
   });
   for (let i = 0; i < config.workers; i++) fork();
   return stopped;
@@ -85,17 +100,28 @@ function banner(config: Config, port: number, resources: Resources, firstStart: 
   return `${lines.join('\n')}\n`;
 }
 
+interface Stopping {
+  /** runs once, on the first SIGTERM or SIGINT */
+  stop(signal: NodeJS.Signals): Promise<void>;
+  /** a signal while stopping: skip what is left of the delay */
+  hurry(): void;
+}
+
 /**
- * Resolves with the exit status once SIGTERM or SIGINT arrived and `stop` ran (once,
- * whatever signals follow): 0, or 1 if stopping failed.
+ * Resolves with the exit status once SIGTERM or SIGINT arrived and `stop` ran (once;
+ * a further signal only hurries it): 0, or 1 if stopping failed.
  */
-function untilStopped(log: Logger, stop: (signal: NodeJS.Signals) => Promise<void>): Promise<number> {
+function untilStopped(log: Logger, stopping: Stopping): Promise<number> {
   return new Promise<number>((resolve) => {
-    let stopping = false;
+    let stopped = false;
     const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      stop(signal).then(
+      if (stopped) {
+        stopping.hurry();
+        return;
+      }
+      stopped = true;
+      log.info({ signal }, 'signal received');
+      stopping.stop(signal).then(
         () => {
           log.info('stopped');
           resolve(0);

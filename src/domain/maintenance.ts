@@ -23,13 +23,21 @@ export interface GcReport {
 }
 
 /**
- * Walks the store's listing and the media rows side by side, both in byte order, with
- * bounded memory however many objects there are. An object no row names is an upload
+ * One gc at a time across every host (an advisory lock; undefined: another run holds
+ * it, so this one did nothing). Walks the store's listing and the media rows side by
+ * side, both in byte order, with bounded memory however many objects there are. An object no row names is an upload
  * that failed between storing the bytes and inserting the row (a crash, say); it is
  * removed once older than `graceSeconds`, since a younger one may be an upload whose row
  * is about to be written. Keys that are not mediagate's (`AC…/ME…`) are left alone.
  */
-export async function collectGarbage(
+export function collectGarbage(
+  deps: { db: Db; store: Store; clock: () => Date },
+  options: { graceSeconds: number; dryRun?: boolean },
+): Promise<GcReport | undefined> {
+  return runExclusively(deps.db, GC_LOCK_KEY, () => collectGarbageLocked(deps, options));
+}
+
+async function collectGarbageLocked(
   deps: { db: Db; store: Store; clock: () => Date },
   options: { graceSeconds: number; dryRun?: boolean },
 ): Promise<GcReport> {
@@ -77,11 +85,16 @@ export async function collectGarbage(
 }
 
 /**
+ * One sweep at a time across every host (undefined: another run holds the lock).
  * Deletes media past its account's retention, objects first, in batches of
  * `batchSize` rows, each batch in one transaction holding its rows locked: if the store
  * cannot delete an object, the batch's rows stay (and the sweep stops, to retry later).
  */
-export async function sweepExpiredMedia(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<number> {
+export function sweepExpiredMedia(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<number | undefined> {
+  return runExclusively(deps.db, SWEEP_LOCK_KEY, () => sweepExpiredMediaLocked(deps, options));
+}
+
+async function sweepExpiredMediaLocked(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<number> {
   let deleted = 0;
   for (const account of await accountsWithRetention(deps.db)) {
     for (;;) {
@@ -99,12 +112,12 @@ export async function sweepExpiredMedia(deps: { db: Db; store: Store }, options:
   return deleted;
 }
 
-// Advisory lock keys: one host at a time runs each periodic job.
+// Advisory lock keys: one run at a time of each job, from timers and the CLI, on any host.
 export const GC_LOCK_KEY = 0x6d670001;
 export const SWEEP_LOCK_KEY = 0x6d670002;
 
-/** Runs job while holding a session advisory lock; undefined when another host holds it. */
-export async function runExclusively<T>(db: Db, key: number, job: () => Promise<T>): Promise<T | undefined> {
+/** Runs job while holding a session advisory lock; undefined when another session holds it. */
+async function runExclusively<T>(db: Db, key: number, job: () => Promise<T>): Promise<T | undefined> {
   const client = await checkout(db);
   try {
     if (!(await tryAdvisoryLock(client, key))) return undefined;

@@ -2,12 +2,12 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { MigrationFile } from '../db/migrate.js';
 import type { Db } from '../db/pool.js';
 import { findSession } from '../domain/console-sessions.js';
 import type { Authenticator } from '../domain/credentials.js';
 import type { LocalInvalidation } from '../domain/invalidation.js';
 import type { MediaCache } from '../domain/media-cache.js';
+import type { ReadinessProbe } from '../domain/readiness.js';
 import type { SignedUrlCache } from '../domain/signed-url-cache.js';
 import type { Metrics } from '../metrics.js';
 import type { LocalStore } from '../storage/local.js';
@@ -37,9 +37,9 @@ export interface AppDeps {
   /** set: the zero-config store, whose signed blob URLs this app serves */
   localStore?: LocalStore | undefined;
   authenticator: Authenticator;
+  readiness: ReadinessProbe;
   log: Logger;
   metrics: Metrics;
-  migrations: MigrationFile[];
   clock: () => Date;
   mediaCache?: MediaCache | undefined;
   urlCache?: SignedUrlCache | undefined;
@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps): Koa {
   eventRoutes(router, deps);
 
   app.use(requestLog(deps.log, deps.metrics));
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, deps.metrics));
   app.use(browserPolicy(config));
   app.use(mediaUrl(mediaDeps)); // GET/HEAD of media URLs, ahead of the router: the hot path
   app.use(router.routes());

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
 import { HttpError } from './http-errors.js';
 import { wantsBasicChallenge } from './auth.js';
 import { isDatabaseUnavailable, isDataException } from '../db/errors.js';
@@ -63,7 +64,7 @@ function clientWentAway(ctx: Context): boolean {
  * message; Koa HTTP errors (405, 413 from a parser) keep theirs only when `expose`d;
  * anything else is a 500 whose details go to the log, never to the client.
  */
-export function errorHandler(log: Logger) {
+export function errorHandler(log: Logger, metrics: Pick<Metrics, 'dependencyErrors'>) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await answerErrors(ctx, next);
@@ -89,6 +90,12 @@ export function errorHandler(log: Logger) {
       }
     } catch (caught) {
       const err = classify(caught, ctx);
+      const failed = failedDependency(caught);
+      if (err instanceof ServiceUnavailable && failed) {
+        // The access line says why (the store's or the driver's words, never a secret).
+        metrics.dependencyErrors.inc({ dependency: failed.dependency });
+        ctx.state.errorCause = `${failed.dependency}: ${failed.cause}`;
+      }
       if (err instanceof InvalidRequest && isDataException(caught)) {
         // A value validation let through (a NUL byte, an out-of-range number): logged to be fixed.
         log.warn({ err: caught, request_id: ctx.state.requestId }, 'database refused a value that validation let through');
@@ -119,6 +126,13 @@ export function errorHandler(log: Logger) {
       ctx.state.errorCode = body.error.code;
     }
   }
+}
+
+/** The dependency whose failure this is, and its own account of it. */
+function failedDependency(err: unknown): { dependency: 'database' | 'object_store'; cause: string } | undefined {
+  if (err instanceof StoreUnavailable) return { dependency: 'object_store', cause: err.reason };
+  if (isDatabaseUnavailable(err)) return { dependency: 'database', cause: String((err as Error).message).slice(0, 300) };
+  return undefined;
 }
 
 /** What an error means to the client, whichever layer threw it. */

@@ -51,6 +51,7 @@ export function requestLog(log: Logger, metrics: Metrics) {
           `,"path":${json(path.length > 200 ? `${path.slice(0, 200)}…` : path)},"route":${json(route)},"status":${status}` +
           `,"duration_ms":${Math.round(seconds * 1e6) / 1e3},"client":${json(ctx.ip)},"credential":${json(principal?.credentialSid ?? null)}`;
         if (errorCode !== undefined) line += `,"error":${json(errorCode)}`;
+        if (ctx.state.errorCause !== undefined) line += `,"error_cause":${json(ctx.state.errorCause)}`;
         const extra = ctx.state.logFields as Record<string, unknown> | undefined;
         if (extra) for (const key in extra) if (extra[key] !== undefined) line += `,${json(key)}:${json(extra[key])}`;
         destination.write(`${line},"msg":"request"}\n`);

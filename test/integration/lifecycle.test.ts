@@ -2,11 +2,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createPool, type Db } from '../../src/db/pool.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
+import { inject } from 'vitest';
+import { checkout, createPool, type Db } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { GC_LOCK_KEY, SWEEP_LOCK_KEY } from '../../src/domain/maintenance.js';
 import { createAccount } from '../../src/domain/accounts.js';
 import { createScratchDatabase, runCli } from '../support/cli.js';
 import { slowUpload, spawnServe, type ServeProcess } from '../support/process.js';
-import { basicAuth } from '../support/service.js';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createS3Store } from '../../src/storage/s3.js';
+import { basicAuth, objectExists, S3_CREDENTIALS } from '../support/service.js';
 
 const processes: ServeProcess[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -66,6 +74,55 @@ describe('graceful shutdown', () => {
     processes.push(again);
     const bytes = Buffer.from(await (await fetch(media.url, { headers: { Authorization: basic(account.sid, account.auth_token) } })).arrayBuffer());
     expect(bytes.equals(Buffer.concat(chunks))).toBe(true);
+  }, 60_000);
+});
+
+describe('SHUTDOWN_DELAY_SECONDS', () => {
+  it('SIGTERM: not ready at once, still serving during the delay; a SIGINT then ends the delay and it exits 0', async () => {
+    const { url } = await scratchDb();
+    const serve = await spawnServe({ DATABASE_URL: url, SHUTDOWN_DELAY_SECONDS: '600' });
+    processes.push(serve);
+    expect((await fetch(`${serve.baseUrl}/readyz`)).status).toBe(200);
+    serve.child.kill('SIGTERM');
+    // Not ready from the signal on (asked until it says so: the test's timeout bounds it).
+    while ((await fetch(`${serve.baseUrl}/readyz`, { headers: { Connection: 'close' } })).status !== 503);
+    expect((await fetch(`${serve.baseUrl}/healthz`, { headers: { Connection: 'close' } })).status).toBe(200);
+    // Ten minutes of delay are not waited out: a SIGINT hurries the shutdown.
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(0);
+  }, 60_000);
+
+  it('SIGINT skips the delay', async () => {
+    const { url } = await scratchDb();
+    const serve = await spawnServe({ DATABASE_URL: url, SHUTDOWN_DELAY_SECONDS: '600' });
+    processes.push(serve);
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(0);
+    expect(serve.stdout()).not.toContain('still serving while load balancers move away');
+  }, 60_000);
+
+  it('WORKERS=2: every worker is not ready during the delay, and all exit 0', async () => {
+    const { url } = await scratchDb();
+    const serve = await spawnServe({ DATABASE_URL: url, WORKERS: '2', SHUTDOWN_DELAY_SECONDS: '600' });
+    processes.push(serve);
+    serve.child.kill('SIGTERM');
+    // Fresh connections are spread over both workers: 20 answers in a row are 503.
+    for (let notReady = 0; notReady < 20; ) {
+      const res = await fetch(`${serve.baseUrl}/readyz`, { headers: { Connection: 'close' } });
+      notReady = res.status === 503 ? notReady + 1 : 0;
+    }
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(0);
+    const notReadyPids = new Set(
+      serve
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { msg: string; pid: number; path?: string; status?: number })
+        .filter((l) => l.msg === 'request' && l.path === '/readyz' && l.status === 503)
+        .map((l) => l.pid),
+    );
+    expect(notReadyPids.size).toBe(2);
   }, 60_000);
 });
 
@@ -160,6 +217,49 @@ describe('no orphans, no lost media', () => {
     const { readdir } = await import('node:fs/promises');
     expect(await readdir(path.join(serve.dataDir, 'objects', '.tmp')).catch(() => [])).toEqual([]);
     console.log(`kill -9: ${finished}/50 uploads answered 201, ${rows.length} rows kept, gc removed ${report.removed_objects.length} objects`);
+  }, 60_000);
+
+  it('gc and sweep run one at a time: while another run holds the lock, a run says it skipped and exits 0', async () => {
+    const { url, db } = await scratchDb();
+    const holder = await checkout(db);
+    try {
+      await holder.query('SELECT pg_advisory_lock($1), pg_advisory_lock($2)', [GC_LOCK_KEY, SWEEP_LOCK_KEY]);
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'mg-gc-lock-'));
+      cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+      for (const job of ['gc', 'sweep']) {
+        const r = await runCli([job], { DATABASE_URL: url, DATA_DIR: dataDir });
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.stdout)).toEqual({ skipped: true, reason: `another ${job} is running (one at a time across all hosts)` });
+      }
+    } finally {
+      holder.release();
+    }
+  }, 60_000);
+
+  it('two gc runs at once on an S3 store delete each orphan once, and their reports say so', async () => {
+    const { url, db } = await scratchDb();
+    await migrate(db);
+    const account = await createAccount(db, 'gc-twice');
+    // A bucket of its own: gc with no grace would collect every other test's objects in the shared one.
+    const bucket = `gc-twice-${randomBytes(4).toString('hex')}`;
+    const client = new S3Client({ region: 'us-east-1', endpoint: inject('s3Endpoint'), forcePathStyle: true, credentials: S3_CREDENTIALS });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+    const store = createS3Store({ bucket, region: 'us-east-1', endpoint: inject('s3Endpoint'), forcePathStyle: true, credentials: S3_CREDENTIALS });
+    const keys = Array.from({ length: 80 }, () => `${account.sid}/ME${randomBytes(16).toString('hex')}`);
+    await Promise.all(keys.map((k) => store.put(k, Readable.from([Buffer.from('orphan')]), 'text/plain', 100)));
+    const env = { DATABASE_URL: url, S3_BUCKET: bucket, S3_ENDPOINT: inject('s3Endpoint'), AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const runs = await Promise.all([runCli(['gc', '--grace-seconds', '0'], env), runCli(['gc', '--grace-seconds', '0'], env)]);
+    const removed: string[] = [];
+    for (const r of runs) {
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout) as { removed_objects?: string[]; skipped?: boolean };
+      removed.push(...(report.removed_objects ?? []).filter((k) => k.startsWith(account.sid)));
+    }
+    expect(removed.sort()).toEqual([...keys].sort()); // every orphan once, none twice
+    console.log(`two gc runs at once: ${runs.filter((r) => r.stdout.includes('"skipped"')).length} of them skipped`);
+    for (const k of keys) expect(await objectExists(store, k)).toBe(false);
+    await store.close();
   }, 60_000);
 
   it('gc removes only unreferenced objects older than the grace period, and reports rows without objects', async () => {

@@ -30,8 +30,11 @@ export async function spawnServe(
   const fullEnv: Record<string, string> = {
     PATH: process.env.PATH!,
     HOME: process.env.HOME ?? '/tmp',
+    ...(process.env.TMPDIR && { TMPDIR: process.env.TMPDIR }),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     PORT: String(port),
+    // No delay before draining unless a test asks for one: it would only slow the suite.
+    SHUTDOWN_DELAY_SECONDS: '0',
     ...(options.cwd && !options.dataDir ? {} : { DATA_DIR: dataDir }),
     ...env,
   };

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { inject } from 'vitest';
 import { parseConfig, type Config } from '../../src/config.js';
 import { findFreePort } from '../../src/db/embedded.js';
-import type { Invalidation, InvalidationListener } from '../../src/db/notifications.js';
+import type { Invalidation, InvalidationFeed } from '../../src/db/notifications.js';
 import type { Db } from '../../src/db/pool.js';
 import { createAccount } from '../../src/domain/accounts.js';
 import type { UploadPace } from '../../src/http/upload-pace.js';
@@ -45,7 +45,7 @@ export interface TestService {
   config: Config;
   server: Server;
   logLines: string[];
-  feed: InvalidationListener;
+  feed: InvalidationFeed;
   /** the local store's signing keys (storeKind 'local' only) */
   keyring: Keyring | undefined;
   service: Service;
@@ -128,6 +128,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     },
   });
   await service.listen();
+  // Caches are trusted only once LISTEN is in place: tests start from there.
+  await service.feed.ready();
   return {
     baseUrl,
     db: service.resources.db,
@@ -143,7 +145,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
       return seen ? Promise.resolve(seen) : new Promise((resolve) => logWaiters.push({ matches, resolve }));
     },
     nextInvalidation: (accountSid) => new Promise((resolve) => waiting.push({ accountSid, resolve })),
-    close: () => service.stop(0),
+    close: () => service.stop(),
   };
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../../src/domain/errors.js';
 import { errorHandler } from '../../src/http/errors.js';
 import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
 
 // The one place where errors become HTTP answers, driven by throwing each kind of error.
 const throwers: Record<string, () => never> = {
@@ -36,7 +37,7 @@ const server = createServer();
 beforeAll(async () => {
   const app = new Koa();
   app.silent = true;
-  app.use(errorHandler(createLogger('silent')));
+  app.use(errorHandler(createLogger('silent'), createMetrics({ defaultMetrics: false })));
   app.use((ctx) => {
     const thrower = throwers[ctx.path.slice(1)];
     if (thrower) thrower();
