@@ -36,6 +36,32 @@ export interface Config {
   readonly maxConnections: number;
   /** redirect: 302 to a signed URL; proxy: the service streams the bytes itself */
   readonly mediaDelivery: 'redirect' | 'proxy';
+  readonly limits: Limits;
+}
+
+/** Bounds on time, memory and abuse, each with its variable (docs/configuration.md). */
+export interface Limits {
+  /** verified credentials and media rows are trusted without the database at most this long */
+  readonly cacheSeconds: number;
+  /** what each in-memory cache (credentials, media rows, signed URLs) holds at most */
+  readonly cacheEntries: number;
+  /** a signed URL is reused for the same media at most this long (never more than a tenth of its lifetime) */
+  readonly signedUrlReuseSeconds: number;
+  /** clock difference allowed between a JWT's issuer and this service */
+  readonly jwtClockSkewSeconds: number;
+  /** failed authentications are counted in windows this long */
+  readonly authFailureWindowSeconds: number;
+  readonly jsonBodyMaxBytes: number;
+  readonly jsonBodyTimeoutSeconds: number;
+  /** an upload must deliver this much every minute, or it is cut off */
+  readonly uploadMinBytesPerMinute: number;
+  readonly headersTimeoutSeconds: number;
+  /** a whole request, the largest upload on a slow link included */
+  readonly requestTimeoutSeconds: number;
+  readonly keepAliveTimeoutSeconds: number;
+  /** a socket that sends and receives nothing this long is closed */
+  readonly idleSocketTimeoutSeconds: number;
+  readonly consoleSessionSeconds: number;
 }
 
 export interface S3Config {
@@ -109,6 +135,19 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   MAX_CONNECTIONS: integer(1, 1_000_000).default(10_000),
   MEDIA_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
+  CACHE_SECONDS: integer(0, 3600).default(30),
+  CACHE_ENTRIES: integer(1, 10_000_000).default(20_000),
+  SIGNED_URL_REUSE_SECONDS: integer(0, 3600).default(60),
+  JWT_CLOCK_SKEW_SECONDS: integer(0, 600).default(30),
+  AUTH_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  JSON_BODY_MAX_BYTES: integer(1024, 16 * 2 ** 20).default(64 * 1024),
+  JSON_BODY_TIMEOUT_SECONDS: integer(1, 600).default(10),
+  UPLOAD_MIN_BYTES_PER_MINUTE: integer(0, 2 ** 30).default(64 * 1024),
+  HEADERS_TIMEOUT_SECONDS: integer(1, 600).default(20),
+  REQUEST_TIMEOUT_SECONDS: integer(1, 86_400).default(3600),
+  KEEP_ALIVE_TIMEOUT_SECONDS: integer(1, 600).default(5),
+  IDLE_SOCKET_TIMEOUT_SECONDS: integer(1, 86_400).default(120),
+  CONSOLE_SESSION_SECONDS: integer(60, 30 * 86_400).default(12 * 3600),
 }).superRefine(requireCloudFrontTogether);
 
 const CLOUDFRONT_VARIABLES = ['CLOUDFRONT_URL', 'CLOUDFRONT_KEY_PAIR_ID', 'CLOUDFRONT_PRIVATE_KEY_FILE'] as const;
@@ -192,6 +231,21 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     metricsToken: e.METRICS_TOKEN,
     maxConnections: e.MAX_CONNECTIONS,
     mediaDelivery: e.MEDIA_DELIVERY,
+    limits: Object.freeze({
+      cacheSeconds: e.CACHE_SECONDS,
+      cacheEntries: e.CACHE_ENTRIES,
+      signedUrlReuseSeconds: e.SIGNED_URL_REUSE_SECONDS,
+      jwtClockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+      authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
+      jsonBodyMaxBytes: e.JSON_BODY_MAX_BYTES,
+      jsonBodyTimeoutSeconds: e.JSON_BODY_TIMEOUT_SECONDS,
+      uploadMinBytesPerMinute: e.UPLOAD_MIN_BYTES_PER_MINUTE,
+      headersTimeoutSeconds: e.HEADERS_TIMEOUT_SECONDS,
+      requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
+      keepAliveTimeoutSeconds: e.KEEP_ALIVE_TIMEOUT_SECONDS,
+      idleSocketTimeoutSeconds: e.IDLE_SOCKET_TIMEOUT_SECONDS,
+      consoleSessionSeconds: e.CONSOLE_SESSION_SECONDS,
+    }),
   });
 }
 

@@ -16,9 +16,9 @@ import { createReadinessProbe, READINESS_CHECKS, type ReadinessProbe } from './d
 import { SignedUrlCache } from './domain/signed-url-cache.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/server.js';
-import type { UploadPace } from './http/upload-pace.js';
 import { startPeriodicJobs, type PeriodicJobs } from './jobs.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { realScheduler, type Scheduler } from './scheduler.js';
 import { loadCloudFrontPrivateKey, withCloudFrontUrls } from './storage/cloudfront.js';
 import { createLocalStore, type LocalStore } from './storage/local.js';
 import { openKeyring, type Keyring } from './storage/signing-keys.js';
@@ -60,14 +60,14 @@ export interface ResourceOptions {
   serving?: boolean;
   /** open the object store too (migrations and accounts need only the database) */
   store?: boolean;
-  /** how often the local store looks for signing keys rotated in by the CLI */
-  keyringPollMillis?: number;
+  /** the timers of requests and resources (tests move time instead of waiting) */
+  scheduler?: Scheduler;
 }
 
 export async function openResources(config: Config, log: Logger, options: ResourceOptions = {}): Promise<Resources> {
   // The store first: a bad CloudFront key is a configuration error (exit 2) before any
   // database is started.
-  const opened = options.store === false ? undefined : await openStore(config, options.keyringPollMillis).catch(failedPart('object store'));
+  const opened = options.store === false ? undefined : await openStore(config, options.scheduler ?? realScheduler).catch(failedPart('object store'));
   try {
     const database = await openDatabase(config, log, options.serving ?? false).catch(
       failedPart('database', config.databaseUrl && redactDatabaseUrl(config.databaseUrl)),
@@ -142,7 +142,7 @@ async function openDatabase(config: Config, log: Logger, serving: boolean) {
   };
 }
 
-async function openStore(config: Config, keyringPollMillis?: number): Promise<{ store: Store; localStore?: LocalStore; keyring?: Keyring }> {
+async function openStore(config: Config, scheduler: Scheduler): Promise<{ store: Store; localStore?: LocalStore; keyring?: Keyring }> {
   if (config.s3) {
     // The key before anything else: an unreadable or non-RSA key is a ConfigError (exit 2).
     const cloudFront = config.cloudFront && {
@@ -159,7 +159,7 @@ async function openStore(config: Config, keyringPollMillis?: number): Promise<{ 
     });
     return { store: cloudFront ? withCloudFrontUrls(store, cloudFront) : store };
   }
-  const keyring = await openKeyring(path.join(config.dataDir, 'keys'), keyringPollMillis);
+  const keyring = await openKeyring(path.join(config.dataDir, 'keys'), { every: scheduler.every });
   const localStore = createLocalStore({ dir: path.join(config.dataDir, 'objects'), keyring, baseUrl: config.blobBaseUrl });
   return { store: localStore, localStore, keyring };
 }
@@ -169,11 +169,8 @@ export interface ServiceOptions extends ResourceOptions {
   migrate?: boolean;
   clock?: () => Date;
   metrics?: Metrics;
-  /** how long a verified credential is trusted without the database (tests shorten it) */
-  credentialCacheTtlMillis?: number;
   /** false: no media row and signed-URL caches (every redirect reads the database) */
   caches?: boolean;
-  uploadPace?: UploadPace;
   /** the retention sweep and gc on timers (off in tests, which run them directly) */
   periodicJobs?: boolean;
   /** sees every invalidation that arrives by NOTIFY (this instance's own changes too) */
@@ -226,15 +223,19 @@ export async function buildService(config: Config, log: Logger, options: Service
     throw err;
   }
   const clock = options.clock ?? (() => new Date());
+  const scheduler = options.scheduler ?? realScheduler;
   const metrics = options.metrics ?? createMetrics();
+  const { limits } = config;
   const authenticator = createAuthenticator({
     db: resources.db,
     clock,
-    throttle: new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit }),
-    cacheTtlMillis: options.credentialCacheTtlMillis,
+    throttle: new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit, windowSeconds: limits.authFailureWindowSeconds }),
+    cacheTtlMillis: limits.cacheSeconds * 1000,
+    cacheMax: limits.cacheEntries,
+    clockSkewSeconds: limits.jwtClockSkewSeconds,
     onFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
-  const mediaCache = new MediaCache({ clock });
+  const mediaCache = new MediaCache({ clock, max: limits.cacheEntries, ttlMillis: limits.cacheSeconds * 1000 });
   const invalidate: LocalInvalidation = (invalidation) => {
     if (invalidation.kind === 'credentials') authenticator.invalidateAccount(invalidation.accountSid);
     else if (invalidation.mediaSid) mediaCache.invalidateMedia(invalidation.accountSid, invalidation.mediaSid);
@@ -299,12 +300,14 @@ export async function buildService(config: Config, log: Logger, options: Service
     log,
     metrics,
     clock,
+    scheduler,
     mediaCache: caches ? mediaCache : undefined,
-    urlCache: caches ? new SignedUrlCache(config.mediaUrlTtlSeconds) : undefined,
+    urlCache: caches
+      ? new SignedUrlCache({ ttlSeconds: config.mediaUrlTtlSeconds, reuseSeconds: limits.signedUrlReuseSeconds, max: limits.cacheEntries })
+      : undefined,
     invalidate,
-    uploadPace: options.uploadPace,
   });
-  const http = createHttpServer(app, { maxConnections: config.maxConnections });
+  const http = createHttpServer(app, { maxConnections: config.maxConnections, limits });
   const { server } = http;
   let jobs: PeriodicJobs | undefined;
 

@@ -3,6 +3,7 @@ import { insertAccount, upsertAuthToken } from '../db/queries/accounts.js';
 import { InvalidRequest } from './errors.js';
 import { newSecret, newSid } from './ids.js';
 import { isDisplaySafe } from './printable.js';
+import { MEDIA_KINDS } from './media-kinds.js';
 import { hashSecret } from './secrets.js';
 
 export interface CreatedAccount {
@@ -24,7 +25,7 @@ export async function createAccount(db: Db, name: string): Promise<CreatedAccoun
   const sid = newSid('AC');
   const authToken = newSecret();
   await withTransaction(db, async (tx) => {
-    await insertAccount(tx, sid, validName);
+    await insertAccount(tx, sid, validName, MEDIA_KINDS);
     await upsertAuthToken(tx, sid, 'primary', hashSecret(authToken));
   });
   return { sid, auth_token: authToken };

@@ -7,10 +7,20 @@ import { isSid, newSecret, newSid } from './ids.js';
 import { hashSecret } from './secrets.js';
 import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
 
-export interface CreatedApiKey extends ApiKeyRow {
+/** An API key, without its secret. */
+export interface ApiKey {
+  sid: string;
+  accountSid: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface CreatedApiKey extends ApiKey {
   /** shown once: only its digest is stored */
   secret: string;
 }
+
+const apiKeyFromRow = (row: ApiKeyRow): ApiKey => ({ sid: row.sid, accountSid: row.account_sid, name: row.name, createdAt: row.created_at });
 
 export async function createApiKey(db: Db, accountSid: string, name: string): Promise<CreatedApiKey> {
   const validName = validateName(name);
@@ -21,11 +31,11 @@ export async function createApiKey(db: Db, accountSid: string, name: string): Pr
     await insertEvent(tx, accountSid, 'api_key.created', { key_sid: sid, name: validName });
     return created;
   });
-  return { ...row, secret };
+  return { ...apiKeyFromRow(row), secret };
 }
 
-export function getApiKeys(db: Db, accountSid: string): Promise<ApiKeyRow[]> {
-  return listApiKeys(db, accountSid);
+export async function getApiKeys(db: Db, accountSid: string): Promise<ApiKey[]> {
+  return (await listApiKeys(db, accountSid)).map(apiKeyFromRow);
 }
 
 /** Deletes the key; every instance drops it from its cache when this commits. */

@@ -1,12 +1,43 @@
 import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { withTransaction, type Db } from '../db/pool.js';
-import { deleteApplication as deleteApplicationRow, findApplication, insertApplication, listApplications, type ApplicationRow, type JwtAlgorithm } from '../db/queries/applications.js';
+import {
+  deleteApplication as deleteApplicationRow,
+  findApplication,
+  findApplicationById,
+  insertApplication,
+  listApplications,
+  type ApplicationRow,
+} from '../db/queries/applications.js';
 import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
 import { validateName } from './accounts.js';
 import { Forbidden, InvalidRequest, NotFound } from './errors.js';
 import { normalizeApplicationId } from './ids.js';
 import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
+
+export type JwtAlgorithm = 'RS256' | 'EdDSA';
+
+/** An application: its JWTs, signed with its private key, authenticate as its account. */
+export interface Application {
+  applicationId: string;
+  accountSid: string;
+  name: string;
+  /** PEM (SPKI) */
+  publicKey: string;
+  algorithm: JwtAlgorithm;
+  createdAt: Date;
+}
+
+function applicationFromRow(row: ApplicationRow): Application {
+  return {
+    applicationId: row.application_id,
+    accountSid: row.account_sid,
+    name: row.name,
+    publicKey: row.public_key,
+    algorithm: row.algorithm as JwtAlgorithm, // the column's CHECK holds the same two
+    createdAt: row.created_at,
+  };
+}
 
 /** RS256 for RSA keys of at least 2048 bits, EdDSA for Ed25519; anything else is refused. */
 export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; pem: string } {
@@ -28,7 +59,7 @@ export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; p
   throw new InvalidRequest('public_key must be an RSA (RS256) or Ed25519 (EdDSA) key');
 }
 
-export async function createApplication(db: Db, accountSid: string, name: string, publicKeyPem: string): Promise<ApplicationRow> {
+export async function createApplication(db: Db, accountSid: string, name: string, publicKeyPem: string): Promise<Application> {
   const validName = validateName(name);
   const { algorithm, pem } = algorithmFor(publicKeyPem);
   return withTransaction(db, async (tx) => {
@@ -40,7 +71,7 @@ export async function createApplication(db: Db, accountSid: string, name: string
       algorithm,
     });
     await insertEvent(tx, accountSid, 'application.created', { application_id: app.application_id, algorithm });
-    return app;
+    return applicationFromRow(app);
   });
 }
 
@@ -59,8 +90,14 @@ export async function checkUploadApplication(
   }
 }
 
-export function getApplications(db: Db, accountSid: string): Promise<ApplicationRow[]> {
-  return listApplications(db, accountSid);
+export async function getApplications(db: Db, accountSid: string): Promise<Application[]> {
+  return (await listApplications(db, accountSid)).map(applicationFromRow);
+}
+
+/** The application an id names, of any account (to verify its JWTs), or undefined. */
+export async function findApplicationForJwt(db: Db, applicationId: string): Promise<Application | undefined> {
+  const row = await findApplicationById(db, applicationId);
+  return row && applicationFromRow(row);
 }
 
 /**

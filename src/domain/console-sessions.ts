@@ -7,10 +7,6 @@ import { Forbidden, InvalidCredentials } from './errors.js';
 import { isSid } from './ids.js';
 import { digestsEqual, hashSecret } from './secrets.js';
 
-// A console session lasts a working day; signing out, a promotion of the secondary
-// token, or replacing/deleting the token that opened it ends it earlier.
-export const CONSOLE_SESSION_SECONDS = 12 * 3600;
-
 export interface ConsoleSession {
   accountSid: string;
   /** sent back by the page in X-CSRF-Token with every call: a cross-site page cannot read it */
@@ -22,6 +18,9 @@ export interface ConsoleSessionDeps {
   db: Db;
   authenticator: Authenticator;
   clock: () => Date;
+  /** how long a session lasts (CONSOLE_SESSION_SECONDS); signing out, a promotion of the
+   * secondary token, or replacing or deleting the token that opened it ends it earlier */
+  sessionSeconds: number;
 }
 
 /**
@@ -51,7 +50,7 @@ export async function openConsoleSession(
 
   const sessionId = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');
-  const expiresAt = new Date(deps.clock().getTime() + CONSOLE_SESSION_SECONDS * 1000);
+  const expiresAt = new Date(deps.clock().getTime() + deps.sessionSeconds * 1000);
   await insertConsoleSession(deps.db, { idHash: hashSecret(sessionId), accountSid: credentials.accountSid, tokenSlot: slot, csrfToken, expiresAt });
   return { sessionId, accountSid: credentials.accountSid, csrfToken, expiresAt };
 }

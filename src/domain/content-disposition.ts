@@ -56,6 +56,6 @@ export function isActiveContent(contentType: string): boolean {
  * The Content-Disposition a media is served with: an attachment when asked for, and
  * always for active types; undefined means inline.
  */
-export function contentDispositionFor(media: { content_type: string; filename: string | null; sid: string }, wantsAttachment: boolean): string | undefined {
-  return wantsAttachment || isActiveContent(media.content_type) ? attachmentDisposition(media.filename ?? media.sid) : undefined;
+export function contentDispositionFor(media: { contentType: string; filename: string | null; sid: string }, wantsAttachment: boolean): string | undefined {
+  return wantsAttachment || isActiveContent(media.contentType) ? attachmentDisposition(media.filename ?? media.sid) : undefined;
 }

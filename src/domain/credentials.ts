@@ -3,8 +3,8 @@ import { decodeJwt, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/pool.js';
 import { findAuthTokens } from '../db/queries/accounts.js';
-import { findApplicationById, type ApplicationRow } from '../db/queries/applications.js';
 import { findApiKeySecret } from '../db/queries/keys.js';
+import { findApplicationForJwt, type Application } from './applications.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { parseAuthorization, type ParsedAuthorization } from './authorization-header.js';
 import { Forbidden, InvalidCredentials, TooManyRequests } from './errors.js';
@@ -46,15 +46,16 @@ export interface AuthenticatorOptions {
    * How long a verified credential is trusted without asking the database again, in
    * case an invalidation notice is missed; revocations normally arrive by NOTIFY at once.
    */
-  cacheTtlMillis?: number;
-  cacheMax?: number;
+  cacheTtlMillis: number;
+  cacheMax: number;
+  /** clock difference allowed between a JWT's issuer and this service */
+  clockSkewSeconds: number;
   /** told of every failure: invalid credentials, or a refusal of a throttled address or credential */
   onFailure?(reason: 'invalid' | 'throttled'): void;
 }
 
-// JWT rules of the contract: exp at most 24 h after iat; a little clock skew allowed.
+// The contract's JWT rule: exp at most 24 h after iat.
 const MAX_JWT_LIFETIME_SECONDS = 24 * 3600;
-const CLOCK_SKEW_SECONDS = 30;
 
 // A digest to compare against when the sid is unknown, so that an unknown sid and a
 // wrong secret take the same work.
@@ -69,17 +70,20 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const { db } = options;
   const clock = options.clock ?? (() => new Date());
   const throttle = options.throttle ?? new AuthThrottle();
-  const ttl = options.cacheTtlMillis ?? 30_000;
+  const ttl = options.cacheTtlMillis;
+  const cacheMax = options.cacheMax;
+  const skew = options.clockSkewSeconds;
   // The caches count time on the injected clock, so tests move it instead of waiting.
   const perf = { now: () => clock().getTime() };
-  const cache = new LRUCache<string, Principal>({ max: options.cacheMax ?? 10_000, ttl, perf });
+  // (ttl 0 turns caching off; the LRU's own ttl of 0 would mean "forever")
+  const cache = new LRUCache<string, Principal>({ max: cacheMax, ttl: Math.max(1, ttl), ttlResolution: 0, perf });
   // Bumped by every invalidation: a credential verified against rows read before a
   // revocation arrived must not be cached after it.
   let generation = 0;
   let trusted = true;
   // Applications' public keys never change once registered; a deleted application is
   // dropped with its account's other credentials (invalidateAccount).
-  const applicationKeys = new LRUCache<string, { app: ApplicationRow; key: KeyObject }>({ max: 10_000, ttl: 10 * 60_000, perf });
+  const applicationKeys = new LRUCache<string, { app: Application; key: KeyObject }>({ max: cacheMax, ttl: Math.max(1, ttl), ttlResolution: 0, perf });
 
   async function verifyBasic(username: string, password: string): Promise<Principal> {
     const presented = hashSecret(password);
@@ -101,10 +105,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     const hit = trusted ? applicationKeys.get(applicationId) : undefined;
     if (hit) return hit;
     const readAtGeneration = generation;
-    const app = await findApplicationById(db, applicationId);
+    const app = await findApplicationForJwt(db, applicationId);
     if (!app) return undefined;
-    const entry = { app, key: createPublicKey(app.public_key) };
-    if (trusted && readAtGeneration === generation) applicationKeys.set(applicationId, entry);
+    const entry = { app, key: createPublicKey(app.publicKey) };
+    if (trusted && ttl > 0 && readAtGeneration === generation) applicationKeys.set(applicationId, entry);
     return entry;
   }
 
@@ -118,8 +122,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       // with the public key, or RS256 against an Ed25519 key are all refused.
       ({ payload } = await jwtVerify(token, entry.key, {
         algorithms: [entry.app.algorithm],
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        maxTokenAge: MAX_JWT_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS,
+        clockTolerance: skew,
+        maxTokenAge: MAX_JWT_LIFETIME_SECONDS + skew,
         requiredClaims: ['iat', 'exp', 'jti', 'application_id'],
         currentDate: clock(),
       }));
@@ -133,7 +137,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (exp - iat > MAX_JWT_LIFETIME_SECONDS) throw new InvalidCredentials('the token lives longer than 24 hours');
     if (exp <= iat) throw new InvalidCredentials('the token expires before it was issued');
     return {
-      principal: { accountSid: entry.app.account_sid, type: 'application', credentialSid: entry.app.application_id },
+      principal: { accountSid: entry.app.accountSid, type: 'application', credentialSid: entry.app.applicationId },
       exp,
     };
   }
@@ -172,7 +176,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       }
       const readAtGeneration = generation;
       const remember = (principal: Principal, ttlMillis: number) => {
-        if (trusted && readAtGeneration === generation) cache.set(cacheKey, principal, { ttl: ttlMillis });
+        if (trusted && ttl > 0 && readAtGeneration === generation) cache.set(cacheKey, principal, { ttl: ttlMillis });
       };
       let sid: string | undefined;
       try {
@@ -203,7 +207,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         if (principal.accountSid === accountSid) cache.delete(key);
       }
       for (const [id, entry] of applicationKeys.entries()) {
-        if (entry.app.account_sid === accountSid) applicationKeys.delete(id);
+        if (entry.app.accountSid === accountSid) applicationKeys.delete(id);
       }
     },
 
@@ -214,13 +218,6 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       applicationKeys.clear();
     },
   };
-}
-
-/** 403 for valid credentials of another account, decided before any lookup. */
-export function assertSameAccount(principal: Principal, accountSid: string): void {
-  if (principal.accountSid !== accountSid) {
-    throw new Forbidden('these credentials belong to another account');
-  }
 }
 
 /** Settings, keys, tokens and applications are the owner's: the auth token only. */

@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import type { MediaRow } from '../db/queries/media.js';
+import type { Media } from './media.js';
 
-export interface CachedMedia {
-  row: MediaRow;
+interface CachedMedia {
+  media: Media;
   /** when the account's retention makes the media disappear (null: kept until deleted) */
   expiresAt: number | null;
 }
@@ -26,13 +26,15 @@ export class MediaCache {
 
   private readonly ttlMillis: number;
 
-  constructor(options: { max?: number; ttlMillis?: number; clock?: () => Date } = {}) {
+  constructor(options: { max: number; ttlMillis: number; clock?: () => Date }) {
     const clock = options.clock ?? (() => new Date());
-    this.ttlMillis = options.ttlMillis ?? 30_000;
-    this.entries = new LRUCache({ max: options.max ?? 20_000, ttl: this.ttlMillis, perf: { now: () => clock().getTime() } });
+    this.ttlMillis = options.ttlMillis;
+    // ttlResolution 0: the clock is read at each lookup (the injected one in tests), not a
+    // reading kept for a millisecond.
+    this.entries = new LRUCache({ max: options.max, ttl: Math.max(1, this.ttlMillis), ttlResolution: 0, perf: { now: () => clock().getTime() } });
   }
 
-  get(accountSid: string, mediaSid: string, now: number): MediaRow | undefined {
+  get(accountSid: string, mediaSid: string, now: number): Media | undefined {
     if (!this.trusted) return undefined;
     const hit = this.entries.get(`${accountSid}/${mediaSid}`);
     if (!hit) return undefined;
@@ -40,7 +42,7 @@ export class MediaCache {
       this.entries.delete(`${accountSid}/${mediaSid}`);
       return undefined;
     }
-    return hit.row;
+    return hit.media;
   }
 
   /** the current generation, to pass back to set() with a row read after taking it */
@@ -48,14 +50,14 @@ export class MediaCache {
     return this.generation;
   }
 
-  set(row: MediaRow, retentionDays: number | null, readAtGeneration: number): void {
-    if (!this.trusted || readAtGeneration !== this.generation) return;
-    const expiresAt = retentionDays === null ? null : row.created_at.getTime() + retentionDays * 86_400_000;
+  set(media: Media, retentionDays: number | null, readAtGeneration: number): void {
+    if (!this.trusted || this.ttlMillis === 0 || readAtGeneration !== this.generation) return;
+    const expiresAt = retentionDays === null ? null : media.createdAt.getTime() + retentionDays * 86_400_000;
     // Each entry lives 75 to 100 % of the TTL: rows read together (a burst over many
     // media, a cold start) would otherwise expire together and send their re-reads to
     // the database at once, the p99 spike of 10,000 cycled media in npm run bench.
     const ttl = Math.round(this.ttlMillis * (1 - TTL_JITTER * Math.random()));
-    this.entries.set(`${row.account_sid}/${row.sid}`, { row, expiresAt }, { ttl });
+    this.entries.set(`${media.accountSid}/${media.sid}`, { media, expiresAt }, { ttl });
   }
 
   invalidateMedia(accountSid: string, mediaSid: string): void {

@@ -2,23 +2,59 @@ import { Readable } from 'node:stream';
 import type { Db } from '../db/pool.js';
 import {
   deleteMedia as deleteMediaRow,
-  findMedia,
+  findMedia as findMediaRow,
   insertMedia,
   listMedia as listMediaRows,
-  type MediaKind,
   type MediaRow,
 } from '../db/queries/media.js';
 import { objectKeyFor } from '../storage/object-key.js';
-import type { MediaCache } from './media-cache.js';
-import { commitWithInvalidation, type LocalInvalidation } from './invalidation.js';
-import type { SignedUrlCache } from './signed-url-cache.js';
-import type { ByteRange, SignedMethod, Store } from '../storage/store.js';
+import type { SignedMethod, Store } from '../storage/store.js';
+import { enforce, refusalOfMedia } from './access.js';
 import { contentDispositionFor } from './content-disposition.js';
 import type { Principal } from './credentials.js';
-import { Forbidden, InvalidCredentials, InvalidRequest, MediaNotFound, NotFound } from './errors.js';
+import { InvalidRequest, MediaNotFound, NotFound } from './errors.js';
 import { isSid, newSid } from './ids.js';
+import { commitWithInvalidation, type LocalInvalidation } from './invalidation.js';
+import type { MediaCache } from './media-cache.js';
+import { isMediaKind, MEDIA_KINDS, type MediaKind } from './media-kinds.js';
 import { isDisplaySafe } from './printable.js';
-import { MEDIA_KINDS } from './protection.js';
+import type { ServedObject } from './served-object.js';
+import type { SignedUrlCache } from './signed-url-cache.js';
+
+export type { SignedMethod };
+
+/** A media item, as the domain speaks of it (rows stay in db/). */
+export interface Media {
+  sid: string;
+  accountSid: string;
+  kind: MediaKind;
+  contentType: string;
+  sizeBytes: number;
+  sha256: string;
+  filename: string | null;
+  objectKey: string;
+  /** its kind's protection when it was created, or protect-existing since */
+  requiresAuth: boolean;
+  /** set: only this application's JWTs (besides the account's token and keys) reach it */
+  applicationId: string | null;
+  createdAt: Date;
+}
+
+export function mediaFromRow(row: MediaRow): Media {
+  return {
+    sid: row.sid,
+    accountSid: row.account_sid,
+    kind: row.kind as MediaKind, // the column's CHECK holds the same list
+    contentType: row.content_type,
+    sizeBytes: row.size_bytes,
+    sha256: row.sha256,
+    filename: row.filename,
+    objectKey: row.object_key,
+    requiresAuth: row.requires_auth,
+    applicationId: row.application_id,
+    createdAt: row.created_at,
+  };
+}
 
 export interface MediaDeps {
   db: Db;
@@ -26,20 +62,21 @@ export interface MediaDeps {
   mediaMaxBytes: number;
   mediaUrlTtlSeconds: number;
   clock: () => Date;
-  /** media rows for the redirect's hot path (none: every redirect reads the database) */
+  /** media for the redirect's hot path (none: every redirect reads the database) */
   mediaCache?: MediaCache | undefined;
-  /** signed URLs reused for up to a minute (none: every redirect signs anew) */
+  /** signed URLs reused for a short while (none: every redirect signs anew) */
   urlCache?: SignedUrlCache | undefined;
   invalidate: LocalInvalidation;
 }
 
 export function parseKind(value: unknown): MediaKind {
-  if (typeof value === 'string' && (MEDIA_KINDS as readonly string[]).includes(value)) return value as MediaKind;
+  if (isMediaKind(value)) return value;
   throw new InvalidRequest(`kind must be one of ${MEDIA_KINDS.join(', ')}`);
 }
 
 // A media type as RFC 9110 writes it, parameters included; anything else is refused
 // rather than handed to the object store as the header it will serve.
+// eslint-disable-next-line no-control-regex
 const CONTENT_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\\\u0000-\u001f]*"|[A-Za-z0-9!#$&^_.+-]+))*$/;
 
 export function parseContentType(value: string | undefined): string {
@@ -76,7 +113,7 @@ export interface UploadInput {
  * only ever names a fully stored object. If the row cannot be written the object is
  * removed again (and `mediagate gc` collects what a crash in between leaves behind).
  */
-export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<MediaRow> {
+export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<Media> {
   const sid = newSid('ME');
   const objectKey = objectKeyFor(input.accountSid, sid);
   // A declared length was already checked to be positive; only a chunked body can be empty.
@@ -104,7 +141,7 @@ export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<
     await discard();
     throw new NotFound('no such account');
   }
-  return row;
+  return mediaFromRow(row);
 }
 
 /**
@@ -122,53 +159,34 @@ async function nonEmpty(body: Readable): Promise<Readable> {
   return Readable.from(rest(), { objectMode: false });
 }
 
-/** The media row and its account's retention; ids of the wrong form name nothing. */
-async function readMedia(db: Db, accountSid: string, mediaSid: string): Promise<{ media: MediaRow; retentionDays: number | null }> {
+/** The media and its account's retention; ids of the wrong form name nothing. */
+async function readMedia(db: Db, accountSid: string, mediaSid: string): Promise<{ media: Media; retentionDays: number | null }> {
   // Checked before SQL: "%00" in a path would reach PostgreSQL as a NUL byte.
   if (!isSid(accountSid, 'AC') || !isSid(mediaSid, 'ME')) throw new MediaNotFound();
-  const row = await findMedia(db, accountSid, mediaSid);
+  const row = await findMediaRow(db, accountSid, mediaSid);
   if (!row) throw new MediaNotFound();
-  const { retention_days: retentionDays, ...media } = row;
-  return { media, retentionDays };
+  return { media: mediaFromRow(row), retentionDays: row.retention_days };
 }
 
-export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string): Promise<MediaRow> {
-  return (await readMedia(deps.db, accountSid, mediaSid)).media;
+/** A media of the account that the principal may read (an application: its own, or no application's). */
+export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, mediaSid: string, principal: Principal): Promise<Media> {
+  const { media } = await readMedia(deps.db, accountSid, mediaSid);
+  enforce(refusalOfMedia(principal, media));
+  return media;
 }
 
-export interface MediaAccess {
-  accountSid: string;
-  mediaSid: string;
-  /** undefined: anonymous; otherwise already checked to belong to accountSid */
-  principal: Principal | undefined;
+/** The media in memory, if this instance has it cached (the redirect's fast path). */
+export function cachedMedia(deps: Pick<MediaDeps, 'mediaCache' | 'clock'>, accountSid: string, mediaSid: string): Media | undefined {
+  return deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
 }
 
-async function findMediaForAccess(deps: MediaDeps, accountSid: string, mediaSid: string): Promise<MediaRow> {
-  const cached = deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
+/** The media from the cache or the database; MediaNotFound when there is none (step 3 of the media URL). */
+export async function findMedia(deps: Pick<MediaDeps, 'db' | 'mediaCache' | 'clock'>, accountSid: string, mediaSid: string): Promise<Media> {
+  const cached = cachedMedia(deps, accountSid, mediaSid);
   if (cached) return cached;
   const generation = deps.mediaCache?.currentGeneration() ?? 0;
   const { media, retentionDays } = await readMedia(deps.db, accountSid, mediaSid);
   deps.mediaCache?.set(media, retentionDays, generation);
-  return media;
-}
-
-/** Media created with an application_id answers to that application's JWTs only. */
-export function assertApplicationMayAccess(principal: Principal | undefined, media: Pick<MediaRow, 'application_id'>): void {
-  if (!applicationMayAccess(principal, media)) throw new Forbidden('this media belongs to another application');
-}
-
-function applicationMayAccess(principal: Principal | undefined, media: Pick<MediaRow, 'application_id'>): boolean {
-  return principal?.type !== 'application' || media.application_id === null || principal.credentialSid === media.application_id;
-}
-
-/**
- * Steps 3 and 4 of the contract's decision order for a media URL (no such media 404,
- * protected media without credentials 401), and an application's binding (403).
- */
-export async function findAccessibleMedia(deps: MediaDeps, access: MediaAccess): Promise<MediaRow> {
-  const media = await findMediaForAccess(deps, access.accountSid, access.mediaSid);
-  if (media.requires_auth && !access.principal) throw new InvalidCredentials('this media requires credentials');
-  assertApplicationMayAccess(access.principal, media);
   return media;
 }
 
@@ -187,15 +205,15 @@ export interface UrlRequest {
 }
 
 /** Step 5: a signed URL of the store that serves the media's bytes until it expires. */
-export async function signMediaUrl(deps: MediaDeps, media: MediaRow, request: UrlRequest): Promise<SignedMediaUrl> {
+export async function signMediaUrl(deps: MediaDeps, media: Media, request: UrlRequest): Promise<SignedMediaUrl> {
   const contentDisposition = contentDispositionFor(media, request.attachment);
   const ttlSeconds = request.ttlSeconds ?? deps.mediaUrlTtlSeconds;
   const sign = async (signedAt: Date) => ({
     signedAt,
     url: await deps.store.signUrl({
-      key: media.object_key,
+      key: media.objectKey,
       method: request.method,
-      contentType: media.content_type,
+      contentType: media.contentType,
       contentDisposition,
       signedAt,
       ttlSeconds,
@@ -210,34 +228,33 @@ export async function signMediaUrl(deps: MediaDeps, media: MediaRow, request: Ur
   return { url: signed.url, method: request.method, expiresAt: expiryOf(signed.signedAt, ttlSeconds) };
 }
 
-const urlCacheKey = (media: MediaRow, method: SignedMethod, contentDisposition: string | undefined) =>
-  `${method} ${media.object_key} ${contentDisposition ?? ''}`;
+/** A signed URL for the media still fit for reuse, without a promise (the redirect's fast path). */
+export function cachedMediaUrl(deps: Pick<MediaDeps, 'urlCache' | 'clock' | 'mediaUrlTtlSeconds'>, media: Media, request: Omit<UrlRequest, 'ttlSeconds'>): SignedMediaUrl | undefined {
+  const hit = deps.urlCache?.peek(urlCacheKey(media, request.method, contentDispositionFor(media, request.attachment)), deps.clock());
+  return hit && { url: hit.url, method: request.method, expiresAt: expiryOf(hit.signedAt, deps.mediaUrlTtlSeconds) };
+}
+
+const urlCacheKey = (media: Media, method: SignedMethod, contentDisposition: string | undefined) =>
+  `${method} ${media.objectKey} ${contentDisposition ?? ''}`;
 
 // Signatures carry whole seconds (X-Amz-Date, Expires, exp): so does the expiry we report.
 const expiryOf = (signedAt: Date, ttlSeconds: number) => new Date((Math.floor(signedAt.getTime() / 1000) + ttlSeconds) * 1000);
 
-/**
- * Steps 3 to 5 answered from memory alone: the signed URL when the media row and a
- * reusable URL for it are cached and the access is allowed, without a database round
- * trip or a promise (the redirect's hot path). undefined sends the request the whole
- * way (findAccessibleMedia, then signMediaUrl), which also decides every refusal: this
- * only ever says yes where that path would.
- */
-export function cachedMediaUrl(deps: MediaDeps, access: MediaAccess, request: Omit<UrlRequest, 'ttlSeconds'>): SignedMediaUrl | undefined {
-  if (!deps.mediaCache || !deps.urlCache) return undefined;
-  const now = deps.clock();
-  const media = deps.mediaCache.get(access.accountSid, access.mediaSid, now.getTime());
-  if (!media || (media.requires_auth && !access.principal) || !applicationMayAccess(access.principal, media)) return undefined;
-  const hit = deps.urlCache.peek(urlCacheKey(media, request.method, contentDispositionFor(media, request.attachment)), now);
-  return hit && { url: hit.url, method: request.method, expiresAt: expiryOf(hit.signedAt, deps.mediaUrlTtlSeconds) };
-}
-
-/** The media's bytes (or a range), for delivery through the service. */
-export async function readMediaBytes(deps: Pick<MediaDeps, 'store'>, media: MediaRow, range?: ByteRange): Promise<Readable> {
-  const body = await deps.store.read(media.object_key, range);
-  // The row exists but its object does not: an inconsistency `mediagate gc` reports.
-  if (!body) throw new MediaNotFound();
-  return body;
+/** The media's bytes as the service delivers them itself (MEDIA_DELIVERY=proxy). */
+export function mediaObject(deps: Pick<MediaDeps, 'store'>, media: Media, attachment: boolean): ServedObject {
+  return {
+    etag: `"${media.sid}"`,
+    sizeBytes: media.sizeBytes,
+    contentType: media.contentType,
+    contentDisposition: contentDispositionFor(media, attachment),
+    lastModified: media.createdAt,
+    async open(range) {
+      const body = await deps.store.read(media.objectKey, range);
+      // The row exists but its object does not: an inconsistency `mediagate gc` reports.
+      if (!body) throw new MediaNotFound();
+      return body;
+    },
+  };
 }
 
 export interface ListInput {
@@ -249,10 +266,7 @@ export interface ListInput {
   pageToken: string | undefined;
 }
 
-export async function listMedia(
-  deps: Pick<MediaDeps, 'db'>,
-  input: ListInput,
-): Promise<{ media: MediaRow[]; nextPageToken: string | null }> {
+export async function listMedia(deps: Pick<MediaDeps, 'db'>, input: ListInput): Promise<{ media: Media[]; nextPageToken: string | null }> {
   const after = input.pageToken === undefined ? undefined : decodePageToken(input.pageToken);
   // One row more than asked tells whether another page exists.
   const rows = await listMediaRows(deps.db, input.accountSid, input.kind, after, input.pageSize + 1, input.applicationId);
@@ -260,7 +274,7 @@ export async function listMedia(
   const last = page[page.length - 1];
   const nextPageToken =
     rows.length > input.pageSize && last ? encodePageToken({ createdAt: last.cursor_created_at, sid: last.sid }) : null;
-  return { media: page.map(({ cursor_created_at: _, ...m }) => m), nextPageToken };
+  return { media: page.map(mediaFromRow), nextPageToken };
 }
 
 export function encodePageToken(cursor: { createdAt: string; sid: string }): string {
@@ -301,7 +315,7 @@ export async function deleteMedia(
   await commitWithInvalidation(deps, { kind: 'media', accountSid, mediaSid }, async (tx) => {
     const row = await deleteMediaRow(tx, accountSid, mediaSid);
     if (!row) throw new MediaNotFound();
-    assertApplicationMayAccess(principal, row); // throws: the transaction rolls back
+    enforce(refusalOfMedia(principal, mediaFromRow(row))); // throws: the transaction rolls back
     await deps.store.delete(row.object_key);
   });
 }

@@ -1,14 +1,19 @@
 import type { Db } from '../db/pool.js';
+import { findRetentionDays, updateRetentionDays } from '../db/queries/accounts.js';
 import { insertEvent } from '../db/queries/events.js';
-import { protectExistingMedia, type MediaKind } from '../db/queries/media.js';
+import { protectExistingMedia } from '../db/queries/media.js';
 import { findProtection, updateProtection } from '../db/queries/protection.js';
 import { NotFound } from './errors.js';
-import { findRetentionDays, updateRetentionDays } from '../db/queries/accounts.js';
 import { commitWithInvalidation, type InvalidationDeps } from './invalidation.js';
+import { MEDIA_KINDS, type MediaKind } from './media-kinds.js';
 
-export const MEDIA_KINDS: readonly MediaKind[] = ['message', 'recording', 'fax'];
+export interface KindProtection {
+  enabled: boolean;
+  /** when `enabled` last really changed; null: never */
+  changedAt: Date | null;
+}
 
-export type ProtectionState = Record<MediaKind, { enabled: boolean; changed_at: Date | null }>;
+export type ProtectionState = Record<MediaKind, KindProtection>;
 
 export async function getProtection(db: Db, accountSid: string): Promise<ProtectionState> {
   const rows = await findProtection(db, accountSid);
@@ -16,7 +21,7 @@ export async function getProtection(db: Db, accountSid: string): Promise<Protect
   const state = {} as ProtectionState;
   for (const kind of MEDIA_KINDS) {
     const row = rows.find((r) => r.kind === kind);
-    state[kind] = { enabled: row?.enabled ?? false, changed_at: row?.changed_at ?? null };
+    state[kind] = { enabled: row?.enabled ?? false, changedAt: row?.changed_at ?? null };
   }
   return state;
 }

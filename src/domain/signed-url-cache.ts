@@ -17,10 +17,10 @@ export class SignedUrlCache {
   private readonly urls: LRUCache<string, ReusableUrl>;
   private readonly reuseMillis: number;
 
-  /** Reuse for 60 s at most, and never more than a tenth of the URLs' lifetime. */
-  constructor(ttlSeconds: number, max = 20_000) {
-    this.reuseMillis = Math.min(60, Math.floor(ttlSeconds / 10)) * 1000;
-    this.urls = new LRUCache({ max });
+  /** Reuse for reuseSeconds at most, and never more than a tenth of the URLs' lifetime. */
+  constructor(options: { ttlSeconds: number; reuseSeconds: number; max: number }) {
+    this.reuseMillis = Math.min(options.reuseSeconds, Math.floor(options.ttlSeconds / 10)) * 1000;
+    this.urls = new LRUCache({ max: options.max });
   }
 
   /** a URL still fit for reuse at `now`, or undefined */

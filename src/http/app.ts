@@ -1,39 +1,32 @@
-import Router from '@koa/router';
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Db } from '../db/pool.js';
 import { findSession } from '../domain/console-sessions.js';
 import type { Authenticator } from '../domain/credentials.js';
+import { NotFound } from '../domain/errors.js';
 import type { LocalInvalidation } from '../domain/invalidation.js';
-import type { MediaCache } from '../domain/media-cache.js';
+import type { MediaDeps } from '../domain/media.js';
+import type { LocalStore } from '../domain/blobs.js';
 import type { ReadinessProbe } from '../domain/readiness.js';
-import type { SignedUrlCache } from '../domain/signed-url-cache.js';
 import type { Metrics } from '../metrics.js';
-import type { LocalStore } from '../storage/local.js';
-import type { Store } from '../storage/store.js';
-import { authenticate } from './auth.js';
-import { browserPolicy } from './browser-policy.js';
-import { errorHandler } from './errors.js';
-import { requestLog } from './request-log.js';
-import { blobRoutes } from './routes/blobs.js';
-import { consoleRoutes } from './routes/console.js';
-import { credentialRoutes } from './routes/credentials.js';
-import { docsRoutes } from './routes/docs.js';
-import { eventRoutes } from './routes/events.js';
-import { healthRoutes } from './routes/health.js';
-import { mediaRoutes } from './routes/media.js';
-import { mediaUrl } from './routes/media-url.js';
-import { settingsRoutes } from './routes/settings.js';
-import { DEFAULT_UPLOAD_PACE, type UploadPace } from './upload-pace.js';
+import type { Scheduler } from '../scheduler.js';
+import { accessLog, requestIdOf } from './access-log.js';
+import type { Area } from './area.js';
+import { createAreas } from './areas.js';
+import { authorize, type AuthDeps } from './auth.js';
+import { answerError, HttpError } from './errors.js';
+import { readJsonBody, readQuery, type JsonBodyLimits } from './input.js';
+import { buildOpenApiDocument } from './openapi.js';
+import type { z } from 'zod';
+import { RouteTable, type RouteInput, type TableEntry } from './route.js';
 
 export interface AppDeps {
   config: Pick<
     Config,
-    'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy' | 'corsOrigins' | 'metricsToken' | 'mediaDelivery'
+    'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy' | 'corsOrigins' | 'metricsToken' | 'mediaDelivery' | 'limits'
   >;
-  db: Db;
-  store: Store;
+  db: MediaDeps['db'];
+  store: MediaDeps['store'];
   /** set: the zero-config store, whose signed blob URLs this app serves */
   localStore?: LocalStore | undefined;
   authenticator: Authenticator;
@@ -41,62 +34,143 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   clock: () => Date;
-  mediaCache?: MediaCache | undefined;
-  urlCache?: SignedUrlCache | undefined;
+  scheduler: Scheduler;
+  mediaCache?: MediaDeps['mediaCache'];
+  urlCache?: MediaDeps['urlCache'];
   /** tells this instance's caches about changes it just committed */
   invalidate: LocalInvalidation;
-  /** how slowly an upload's body may arrive before it is cut off (tests shorten it) */
-  uploadPace?: UploadPace | undefined;
 }
 
-/** The middleware order and the routes; src/service.ts builds what they are given. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The service's HTTP answers: one Koa layer that every request passes once (its id,
+ * `nosniff`, the route table, its area's policy, the one error mapping, the access line
+ * and metrics), then the route. Routes and their policies are in areas.ts.
+ */
 export function createApp(deps: AppDeps): Koa {
   const { config } = deps;
   // proxy: trust X-Forwarded-For for ctx.ip only when TRUST_PROXY=1, and then only its
   // last hop (the one our proxy appended): the client writes the earlier ones itself.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
-  // Errors are answered and logged by errorHandler; Koa's own stderr printing is not needed.
+  // Errors are answered and logged here; Koa's own stderr printing is not needed.
   app.silent = true;
 
-  const authDeps = {
-    authenticator: deps.authenticator,
-    findSession: (sessionId: string) => findSession(deps, sessionId),
-  };
-  const mediaDeps = {
-    ...authDeps,
-    db: deps.db,
-    store: deps.store,
-    metrics: deps.metrics,
+  const auth: AuthDeps = { authenticator: deps.authenticator, findSession: (sessionId) => findSession(deps, sessionId) };
+  let documentText: string | undefined;
+  const areas = createAreas(config, {
+    config,
+    api: {
+      ...auth,
+      db: deps.db,
+      store: deps.store,
+      clock: deps.clock,
+      mediaCache: deps.mediaCache,
+      urlCache: deps.urlCache,
+      invalidate: deps.invalidate,
+      metrics: deps.metrics,
+      publicBaseUrl: config.publicBaseUrl,
+      mediaMaxBytes: config.mediaMaxBytes,
+      mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
+      mediaDelivery: config.mediaDelivery,
+      uploadPace: { minBytesPerWindow: config.limits.uploadMinBytesPerMinute, windowMillis: 60_000, scheduler: deps.scheduler },
+    },
+    console: {
+      ...auth,
+      db: deps.db,
+      clock: deps.clock,
+      sessionSeconds: config.limits.consoleSessionSeconds,
+      secureCookies: config.publicBaseUrl.startsWith('https:'),
+    },
+    localStore: deps.localStore,
     clock: deps.clock,
-    mediaCache: deps.mediaCache,
-    urlCache: deps.urlCache,
-    invalidate: deps.invalidate,
-    publicBaseUrl: config.publicBaseUrl,
-    mediaMaxBytes: config.mediaMaxBytes,
-    mediaUrlTtlSeconds: config.mediaUrlTtlSeconds,
-    mediaDelivery: config.mediaDelivery,
-    uploadPace: deps.uploadPace ?? DEFAULT_UPLOAD_PACE,
+    readiness: deps.readiness,
+    metrics: deps.metrics,
+    // Built on first use, then kept: it depends on the configuration alone.
+    openApiDocument: () => (documentText ??= JSON.stringify(buildOpenApiDocument(config))),
+  });
+  const table = new RouteTable<Area>();
+  for (const area of areas) table.add(area, area.routes);
+  const json: JsonBodyLimits = {
+    maxBytes: config.limits.jsonBodyMaxBytes,
+    timeoutMillis: config.limits.jsonBodyTimeoutSeconds * 1000,
+    scheduler: deps.scheduler,
+  };
+  const logRequest = accessLog(deps.log, deps.metrics);
+  const errorDeps = { log: deps.log, metrics: deps.metrics };
+
+  const finish = (ctx: Context, area: Area | undefined, route: string, started: bigint) => {
+    area?.leave(ctx);
+    // Whatever the answer, a body left unread (a refused upload, a 405 to a POST, a body
+    // dripped byte by byte) must not keep the connection: Node would otherwise read and
+    // discard it to reuse the socket, for as long as the client sends.
+    if (!ctx.req.complete) ctx.set('Connection', 'close');
+    logRequest(ctx, route, started);
   };
 
-  // Paths match exactly, as written: `/V1/…` or a trailing slash is another (unknown)
-  // path, so an exact-path rule at a proxy cannot be side-stepped.
-  const router = new Router({ strict: true, sensitive: true });
-  healthRoutes(router, { ...deps, metricsToken: config.metricsToken });
-  if (deps.localStore) blobRoutes(router, { store: deps.localStore, clock: deps.clock });
-  consoleRoutes(router, { ...deps, ...authDeps, secureCookies: config.publicBaseUrl.startsWith('https:') });
-  docsRoutes(router, config);
-  // Router middleware runs only for matched routes, before their handlers.
-  router.use('/v1/accounts/:accountSid', authenticate(authDeps));
-  mediaRoutes(router, mediaDeps);
-  settingsRoutes(router, deps);
-  credentialRoutes(router, deps);
-  eventRoutes(router, deps);
+  const fail = (ctx: Context, area: Area | undefined, err: unknown) => answerError(ctx, err, errorDeps, area?.challenge(ctx));
 
-  app.use(requestLog(deps.log, deps.metrics));
-  app.use(errorHandler(deps.log, deps.metrics));
-  app.use(browserPolicy(config));
-  app.use(mediaUrl(mediaDeps)); // GET/HEAD of media URLs, ahead of the router: the hot path
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  const runRoute = async (ctx: Context, entry: TableEntry<Area>, params: Record<string, string>) => {
+    const route = entry.route;
+    // `optional` routes read credentials themselves, as the first step of their decision.
+    if (route.auth === 'account' || route.auth === 'owner') await authorize(ctx, route.auth, auth, params.accountSid);
+    const input: RouteInput<z.ZodType, z.ZodType> = {
+      params,
+      query: () => readQuery(ctx, route.query!),
+      body: () => readJsonBody(ctx, (route.body as { json: z.ZodType }).json, json),
+    };
+    await route.handle(ctx, input, entry.area.deps);
+    // Nothing answered: a static file that is not there.
+    if (ctx.body == null && ctx.status === 404) throw new NotFound('no such route');
+  };
+
+  app.use(function answer(ctx: Context): Promise<void> | undefined {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(ctx);
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    // No guessing a script out of an upload's bytes, on any answer.
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    const found = KNOWN_METHODS.has(ctx.method) ? table.lookup(ctx.method, ctx.path) : undefined;
+    if (found?.found === 'route') {
+      const { entry, params } = found;
+      try {
+        if (entry.area.enter(ctx, [])) {
+          finish(ctx, entry.area, entry.label, started);
+          return undefined;
+        }
+        // The hot path: answered from memory without a promise, or not at all.
+        if (entry.route.fromMemory?.(ctx, params, entry.area.deps)) {
+          finish(ctx, entry.area, entry.label, started);
+          return undefined;
+        }
+      } catch (err) {
+        fail(ctx, entry.area, err);
+        finish(ctx, entry.area, entry.label, started);
+        return undefined;
+      }
+      return runRoute(ctx, entry, params).then(
+        () => finish(ctx, entry.area, entry.label, started),
+        (err: unknown) => {
+          fail(ctx, entry.area, err);
+          finish(ctx, entry.area, entry.label, started);
+        },
+      );
+    }
+    const area = found?.found === 'path' ? found.area : undefined;
+    try {
+      if (found === undefined) throw new HttpError('not_implemented', `${ctx.method.slice(0, 20)} is not a method this service knows`);
+      if (found.found === 'nothing') throw new NotFound('no such route');
+      if (!found.area.enter(ctx, found.allow)) {
+        ctx.set('Allow', found.allow.join(', '));
+        if (ctx.method !== 'OPTIONS') throw new HttpError('method_not_allowed', `use one of ${found.allow.join(', ')}`);
+        ctx.status = 204;
+      }
+    } catch (err) {
+      fail(ctx, area, err);
+    }
+    finish(ctx, area, 'unmatched', started);
+    return undefined;
+  });
   return app;
 }

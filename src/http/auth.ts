@@ -1,13 +1,10 @@
-import type { Context, Next } from 'koa';
-import {
-  assertAccountOwner,
-  assertSameAccount,
-  type Authenticator,
-  type Principal,
-} from '../domain/credentials.js';
+import type { Context } from 'koa';
+import { assertSameAccount } from '../domain/access.js';
 import type { ConsoleSession } from '../domain/console-sessions.js';
+import { assertAccountOwner, type Authenticator, type Principal } from '../domain/credentials.js';
 import { InvalidCredentials } from '../domain/errors.js';
 import { digestsEqual, hashSecret } from '../domain/secrets.js';
+import { WWW_AUTHENTICATE } from './errors.js';
 
 interface AuthState {
   principal?: Principal | undefined;
@@ -23,17 +20,17 @@ export interface AuthDeps {
 }
 
 /** Whether the request comes from the console's page (which sends its CSRF token on every call). */
-function isConsoleRequest(ctx: Context): boolean {
+export function isConsoleRequest(ctx: Context): boolean {
   return ctx.get(CSRF_HEADER) !== '';
 }
 
 /**
- * Whether a 401 should challenge with Basic. It makes browsers prompt for (and then
- * cache) Basic credentials: the console's routes and its own calls, which authenticate
- * by session, never get one.
+ * The Basic challenge of a 401, for HTTP clients (curl, requests, Java's Authenticator
+ * send credentials only after one). Never for the console's own calls: it makes a
+ * browser prompt for, and then cache, Basic credentials for the origin.
  */
-export function wantsBasicChallenge(ctx: Context): boolean {
-  return !isConsoleRequest(ctx) && !ctx.path.startsWith('/console');
+export function basicChallenge(ctx: Context): string | undefined {
+  return isConsoleRequest(ctx) ? undefined : WWW_AUTHENTICATE;
 }
 
 /**
@@ -68,6 +65,15 @@ export function knownPrincipal(ctx: Context, deps: AuthDeps): Principal | undefi
   return principal;
 }
 
+/** A route's requirement of who may call it, checked against the path's account. */
+export async function authorize(ctx: Context, auth: 'account' | 'owner', deps: AuthDeps, accountSid: string | undefined): Promise<Principal> {
+  const principal = await readPrincipal(ctx, deps);
+  if (!principal) throw new InvalidCredentials();
+  assertSameAccount(principal, accountSid ?? '');
+  if (auth === 'owner') assertAccountOwner(principal);
+  return principal;
+}
+
 async function consolePrincipal(ctx: Context, deps: AuthDeps): Promise<Principal> {
   const sessionId = ctx.cookies.get(SESSION_COOKIE);
   const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
@@ -77,7 +83,7 @@ async function consolePrincipal(ctx: Context, deps: AuthDeps): Promise<Principal
   return { accountSid: session.accountSid, type: 'auth_token', credentialSid: session.accountSid };
 }
 
-function tokensEqual(a: string, b: string): boolean {
+export function tokensEqual(a: string, b: string): boolean {
   return digestsEqual(hashSecret(a), hashSecret(b));
 }
 
@@ -98,31 +104,6 @@ function hasOneAuthorization(ctx: Context): boolean {
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
   return count <= 1;
-}
-
-/** Router middleware for every /v1/accounts route. */
-export function authenticate(deps: AuthDeps) {
-  return async function authenticateRequest(ctx: Context, next: Next): Promise<void> {
-    await readPrincipal(ctx, deps);
-    await next();
-  };
-}
-
-/** The media API: any credential of the account. */
-export function requireSameAccount(ctx: Context, next: Next): Promise<void> {
-  const { principal } = ctx.state as AuthState;
-  if (!principal) throw new InvalidCredentials();
-  assertSameAccount(principal, ctx.params.accountSid as string);
-  return next();
-}
-
-/** Settings and credentials: the account's auth token only. */
-export function requireAccountOwner(ctx: Context, next: Next): Promise<void> {
-  const { principal } = ctx.state as AuthState;
-  if (!principal) throw new InvalidCredentials();
-  assertSameAccount(principal, ctx.params.accountSid as string);
-  assertAccountOwner(principal);
-  return next();
 }
 
 export function principalOf(ctx: Context): Principal | undefined {

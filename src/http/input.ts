@@ -1,12 +1,16 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { InvalidRequest, PayloadTooLarge } from '../domain/errors.js';
-import { RequestTimeout, UnsupportedMediaType } from './http-errors.js';
+import type { Scheduler } from '../scheduler.js';
+import { RequestTimeout, UnsupportedMediaType } from './errors.js';
 
-const JSON_BODY_LIMIT_BYTES = 64 * 1024;
-
-const JSON_BODY_TIMEOUT_MILLIS = 10_000;
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+export interface JsonBodyLimits {
+  maxBytes: number;
+  timeoutMillis: number;
+  scheduler: Scheduler;
+}
 
 /**
  * Reads and validates a small JSON body; every problem is a 400 (or 408, 413, 415).
@@ -15,25 +19,25 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
  * `text/plain`) need none, so refusing them closes the CSRF route a lenient parser
  * would open. (`curl -d` needs `-H 'Content-Type: application/json'`.)
  */
-export async function readJsonBody<T extends z.ZodType>(ctx: Context, schema: T): Promise<z.infer<T>> {
+export async function readJsonBody<T extends z.ZodType>(ctx: Context, schema: T, limits: JsonBodyLimits): Promise<z.infer<T>> {
   const declared = Number(ctx.get('Content-Length') || '0');
   const hasBody = declared > 0 || ctx.get('Transfer-Encoding') !== '';
   if (hasBody && !JSON_TYPE.test(ctx.get('Content-Type'))) {
     throw new UnsupportedMediaType('the body must be JSON, sent as Content-Type: application/json');
   }
-  if (declared > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
+  if (declared > limits.maxBytes) throw new PayloadTooLarge(limits.maxBytes);
   const chunks: Buffer[] = [];
   let size = 0;
   // A client dripping a small body byte by byte must not hold the connection.
-  const timer = setTimeout(() => ctx.req.destroy(new RequestTimeout()), JSON_BODY_TIMEOUT_MILLIS);
+  const cancel = limits.scheduler.after(limits.timeoutMillis, () => ctx.req.destroy(new RequestTimeout()));
   try {
     for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > JSON_BODY_LIMIT_BYTES) throw new PayloadTooLarge(JSON_BODY_LIMIT_BYTES);
+      if (size > limits.maxBytes) throw new PayloadTooLarge(limits.maxBytes);
       chunks.push(chunk);
     }
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
   const text = Buffer.concat(chunks).toString('utf8');
   let value: unknown;
@@ -61,13 +65,16 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown, where: string
   throw new InvalidRequest(problems.join('; '));
 }
 
-export const pageSize = (max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d{1,7}$/, `must be a whole number from 1 to ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(1, `must be from 1 to ${max}`).max(max, `must be from 1 to ${max}`))
-    .default(fallback);
+// Lists are paged alike: page_size from 1 to PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT when absent.
+export const PAGE_SIZE_MAX = 1000;
+export const PAGE_SIZE_DEFAULT = 50;
+
+export const pageSize = z
+  .string()
+  .regex(/^\d{1,7}$/, `must be a whole number from 1 to ${PAGE_SIZE_MAX}`)
+  .transform(Number)
+  .pipe(z.number().int().min(1, `must be from 1 to ${PAGE_SIZE_MAX}`).max(PAGE_SIZE_MAX, `must be from 1 to ${PAGE_SIZE_MAX}`))
+  .default(PAGE_SIZE_DEFAULT);
 
 /** An empty query value (`?kind=`) means the parameter is absent, as a form sends it. */
 export const absentIfEmpty = (v: unknown) => (v === '' ? undefined : v);

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MEDIA_KINDS } from '../domain/media-kinds.js';
+import { ERRORS } from './errors.js';
 
 // The JSON the service answers with, as zod schemas: src/http/openapi.ts turns them into
 // the OpenAPI document's components (z.toJSONSchema), and the tests validate every
@@ -30,52 +32,23 @@ const mediaSid = z.string().regex(new RegExp(`^ME${SID_HEX}$`)).meta({ examples:
 const keySid = z.string().regex(new RegExp(`^SK${SID_HEX}$`)).meta({ examples: ['SK0123456789abcdef0123456789abcdef'] });
 const secret = z.string().regex(/^[0-9a-f]{32,}$/).meta({ description: 'shown once: only its hash is stored' });
 const timestamp = z.iso.datetime().meta({ examples: ['2026-11-28T09:30:00.000Z'] });
-const kind = z.enum(['message', 'recording', 'fax']);
+const kind = z.enum(MEDIA_KINDS);
 
-// The codes src/http/errors.ts gives each status: one error schema per status, so a
-// status answered with another status's code (or the wrong status in the body) fails.
-export const ERROR_CODES = {
-  400: 'invalid_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  408: 'request_timeout',
-  409: 'conflict',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  416: 'range_not_satisfiable',
-  429: 'too_many_requests',
-  503: 'service_unavailable',
-} as const;
-export type ErrorStatus = keyof typeof ERROR_CODES;
-
-const ERROR_EXAMPLES: Record<ErrorStatus, string> = {
-  400: 'kind must be one of message, recording, fax',
-  401: 'valid credentials are required',
-  403: 'these credentials belong to another account',
-  404: 'no such media',
-  408: 'the request body was not received in time',
-  409: 'there is no secondary auth token to promote',
-  413: 'the body exceeds the limit of 104857600 bytes',
-  415: 'the body must be JSON, sent as Content-Type: application/json',
-  416: 'the requested range is not satisfiable',
-  429: 'too many failed authentication attempts; retry later',
-  503: 'the database is unavailable',
-};
-
-for (const [status, code] of Object.entries(ERROR_CODES)) {
+// One error schema per status, from the error table: an answer with another status's
+// code (or the wrong status in the body) fails the tests' response check.
+for (const [code, entry] of Object.entries(ERRORS)) {
   component(
     z.strictObject({
       error: z.strictObject({
-        status: z.literal(Number(status)),
+        status: z.literal(entry.status),
         code: z.literal(code),
         message: z.string().meta({ description: 'for people; safe to show, never an internal detail' }),
       }),
     }),
     {
-      id: `Error${status}`,
-      description: `The error body of a ${status}: every error of the service has this shape.`,
-      examples: [{ error: { status: Number(status), code, message: ERROR_EXAMPLES[Number(status) as ErrorStatus] } }],
+      id: `Error${entry.status}`,
+      description: `The error body of a ${entry.status}: every error of the service has this shape.`,
+      examples: [{ error: { status: entry.status, code, message: entry.example } }],
     },
   );
 }
@@ -152,7 +125,7 @@ export const mediaUrlAnswer = component(
 const protectionOfKind = z.strictObject({ enabled: z.boolean(), changed_at: timestamp.nullable() });
 
 export const protectionState = component(
-  z.strictObject({ message: protectionOfKind, recording: protectionOfKind, fax: protectionOfKind }),
+  z.strictObject(Object.fromEntries(MEDIA_KINDS.map((k) => [k, protectionOfKind])) as Record<(typeof MEDIA_KINDS)[number], typeof protectionOfKind>),
   {
     id: 'MediaProtection',
     description: "The account's protection switch of each media kind (all off for a new account).",

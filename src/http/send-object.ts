@@ -1,8 +1,7 @@
 import type { Context } from 'koa';
-import type { Readable } from 'node:stream';
-import type { ByteRange } from '../storage/store.js';
-import { BLOB_CSP } from './browser-policy.js';
-import { HttpError } from './http-errors.js';
+import type { ByteRange, ServedObject } from '../domain/served-object.js';
+import { SANDBOX_CSP } from './browser-policy.js';
+import { HttpError } from './errors.js';
 
 /** Parses a single `bytes=` range (RFC 9110 §14.1.2); undefined means "serve it all". */
 export function parseRange(header: string, size: number): ByteRange | 'unsatisfiable' | undefined {
@@ -20,28 +19,16 @@ export function parseRange(header: string, size: number): ByteRange | 'unsatisfi
   return { start, end };
 }
 
-export interface ObjectToSend {
-  /** a strong validator: objects never change once stored */
-  etag: string;
-  sizeBytes: number;
-  /** exactly the stored type (ctx.type would add a charset to text types) */
-  contentType: string;
-  contentDisposition: string | undefined;
-  lastModified?: Date | undefined;
-  /** opens the bytes, or the range asked for; not called for HEAD or 304 */
-  open(range: ByteRange | undefined): Promise<Readable>;
-}
-
 /**
  * Answers with an object's bytes as a file server would: ETag and If-None-Match (304),
  * one Range (206, or 416 when unsatisfiable), HEAD without opening anything. A stream
  * is only opened once the answer is known, and Koa destroys it if the client leaves,
  * which releases the store's connection (S3) or file.
  */
-export async function sendObject(ctx: Context, object: ObjectToSend): Promise<void> {
+export async function sendObject(ctx: Context, object: ServedObject): Promise<void> {
   // Served files run nothing, even if opened as a document: no script, no plugin, no
   // same-origin access (active types are also attachments: domain/content-disposition).
-  ctx.set('Content-Security-Policy', BLOB_CSP);
+  ctx.set('Content-Security-Policy', SANDBOX_CSP);
   const ifNoneMatch = ctx.get('If-None-Match');
   const notModified =
     ifNoneMatch !== '' && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === object.etag));
@@ -49,7 +36,7 @@ export async function sendObject(ctx: Context, object: ObjectToSend): Promise<vo
   const range = rangeHeader && !notModified ? parseRange(rangeHeader, object.sizeBytes) : undefined;
   if (range === 'unsatisfiable') {
     ctx.set('Content-Range', `bytes */${object.sizeBytes}`);
-    throw new HttpError(416, 'range_not_satisfiable', 'the requested range is not satisfiable');
+    throw new HttpError('range_not_satisfiable', 'the requested range is not satisfiable');
   }
   // The object's own headers, once the answer is one about the object (not an error).
   ctx.set('ETag', object.etag);

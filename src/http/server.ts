@@ -1,10 +1,12 @@
 import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type Koa from 'koa';
+import type { Limits } from '../config.js';
 import { errorBody } from './errors.js';
 
 export interface HttpServerOptions {
   maxConnections: number;
+  limits: Pick<Limits, 'headersTimeoutSeconds' | 'requestTimeoutSeconds' | 'keepAliveTimeoutSeconds' | 'idleSocketTimeoutSeconds'>;
 }
 
 export interface HttpServer {
@@ -28,9 +30,10 @@ const IDLE_SWEEP_MILLIS = 100;
 
 /**
  * The socket server around the app, with the limits no handler can set:
- * - headers within 20 s, a whole request within an hour (an upload of MEDIA_MAX_BYTES
- *   on a slow link), a socket silent for 2 minutes closed; uploads must also keep a
- *   pace (upload-pace.ts) and small JSON bodies arrive within 10 s (input.ts);
+ * - headers within HEADERS_TIMEOUT_SECONDS, a whole request within REQUEST_TIMEOUT_SECONDS
+ *   (an upload of MEDIA_MAX_BYTES on a slow link), a silent socket closed after
+ *   IDLE_SOCKET_TIMEOUT_SECONDS; uploads must also keep a pace (upload-pace.ts) and
+ *   small JSON bodies arrive in time (input.ts);
  * - at most maxConnections open connections: further ones are closed at once;
  * - requests Node's parser refuses still get the contract's JSON error;
  * - a drain that a load balancer's kept-alive connections cannot outlive: Node's own
@@ -61,11 +64,12 @@ export function createHttpServer(app: Koa, options: HttpServerOptions): HttpServ
     }
   }
   const server = createServer({ ServerResponse: DrainAwareResponse }, app.callback());
-  server.requestTimeout = 3600_000;
-  server.headersTimeout = 20_000;
-  server.keepAliveTimeout = 5_000;
+  const { limits } = options;
+  server.requestTimeout = limits.requestTimeoutSeconds * 1000;
+  server.headersTimeout = limits.headersTimeoutSeconds * 1000;
+  server.keepAliveTimeout = limits.keepAliveTimeoutSeconds * 1000;
   server.maxConnections = options.maxConnections;
-  server.setTimeout(120_000, (socket) => socket.destroy());
+  server.setTimeout(limits.idleSocketTimeoutSeconds * 1000, (socket) => socket.destroy());
   answerParseErrorsWithJson(server);
 
   return {

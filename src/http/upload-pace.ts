@@ -1,28 +1,27 @@
 import type { Context } from 'koa';
-import { RequestTimeout } from './http-errors.js';
+import type { Scheduler } from '../scheduler.js';
+import { RequestTimeout } from './errors.js';
 
 export interface UploadPace {
   /** how often progress is checked */
   windowMillis: number;
-  /** bytes that must arrive in each window while the body is unfinished */
+  /** bytes that must arrive in each window while the body is unfinished (UPLOAD_MIN_BYTES_PER_MINUTE) */
   minBytesPerWindow: number;
+  scheduler: Scheduler;
 }
-
-// 64 KiB a minute is a link slower than any phone's: only a stalled or malicious
-// client falls below it. A 100 MiB upload at that pace would still be refused by the
-// server's total request time (http/server.ts), which bounds every request.
-export const DEFAULT_UPLOAD_PACE: UploadPace = { windowMillis: 60_000, minBytesPerWindow: 64 * 1024 };
 
 /**
  * Cuts off an upload whose body stops arriving (one byte a minute keeps a socket from
  * ever being idle): every window, the socket must have read minBytesPerWindow more.
- * Counting the socket's bytes adds no stream between the request and the store.
- * Returns the function that stops watching.
+ * Counting the socket's bytes adds no stream between the request and the store. A
+ * slow link still gets through: 64 KiB a minute is slower than any phone's. Returns
+ * the function that stops watching.
  */
 export function watchUploadPace(ctx: Context, pace: UploadPace): () => void {
+  if (pace.minBytesPerWindow === 0) return () => {};
   const socket = ctx.req.socket;
   let seen = socket.bytesRead;
-  const timer = setInterval(() => {
+  const stop = pace.scheduler.every(pace.windowMillis, () => {
     if (ctx.req.complete) return stop();
     if (socket.bytesRead - seen < pace.minBytesPerWindow) {
       stop();
@@ -30,8 +29,6 @@ export function watchUploadPace(ctx: Context, pace: UploadPace): () => void {
       return;
     }
     seen = socket.bytesRead;
-  }, pace.windowMillis);
-  timer.unref();
-  const stop = () => clearInterval(timer);
+  });
   return stop;
 }

@@ -103,13 +103,23 @@ export interface Keyring {
   close(): void;
 }
 
+export interface KeyringOptions {
+  /** how often the directory is looked at for keys rotated in by another process */
+  pollMillis?: number;
+  /** runs the poll (tests: a scheduler they move by hand) */
+  every?: (millis: number, task: () => void) => () => void;
+  /** the clock of the reload throttle */
+  now?: () => number;
+}
+
 /**
  * The keys of a directory, kept in memory. A rotation made by another process (the
  * CLI) is picked up by a light poll of the directory's key file names (not its mtime,
  * whose coarse clock can miss a change made within the same tick), and at once when a
  * URL names a key id not yet loaded.
  */
-export async function openKeyring(dir: string, pollMillis = 5000, now: () => number = Date.now): Promise<Keyring> {
+export async function openKeyring(dir: string, options: KeyringOptions = {}): Promise<Keyring> {
+  const now = options.now ?? Date.now;
   let keys = await loadKeys(dir);
   if (keys.length === 0) keys = [await generateKey(dir)];
   let lastReload = 0;
@@ -124,8 +134,14 @@ export async function openKeyring(dir: string, pollMillis = 5000, now: () => num
     const loaded = new Set(keys.map((k) => `${k.kid}.json`));
     if (onDisk.length !== loaded.size || onDisk.some((n) => !loaded.has(n))) await reload();
   };
-  const timer = setInterval(() => refresh().catch(() => undefined), pollMillis);
-  timer.unref();
+  const every =
+    options.every ??
+    ((millis: number, task: () => void) => {
+      const timer = setInterval(task, millis);
+      timer.unref();
+      return () => clearInterval(timer);
+    });
+  const stopPolling = every(options.pollMillis ?? 5000, () => void refresh().catch(() => undefined));
 
   return {
     current: () => keys[keys.length - 1]!,
@@ -139,6 +155,6 @@ export async function openKeyring(dir: string, pollMillis = 5000, now: () => num
       return key;
     },
     refresh,
-    close: () => clearInterval(timer),
+    close: stopPolling,
   };
 }

@@ -2,13 +2,16 @@
 // service never reads, more connections than allowed. Raw sockets, the real server.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualScheduler } from '../support/scheduler.js';
 import { newAccount, startService, type TestAccount, type TestService } from '../support/service.js';
+import { until } from '../support/until.js';
 
 let svc: TestService;
 let account: TestAccount;
+// The upload pace's minute passes when the test says so.
+const scheduler = new ManualScheduler();
 beforeAll(async () => {
-  // A short upload pace window, so a stalled upload is cut off in a second, not a minute.
-  svc = await startService({ env: { MAX_CONNECTIONS: '20' }, uploadPace: { windowMillis: 300, minBytesPerWindow: 1024 } });
+  svc = await startService({ env: { MAX_CONNECTIONS: '20', UPLOAD_MIN_BYTES_PER_MINUTE: '1024' }, scheduler });
   account = await newAccount(svc.db);
 });
 afterAll(() => svc.close());
@@ -52,10 +55,12 @@ describe('connections a client tries to hold', () => {
   });
 
   it('cuts off an upload whose body stalls below the minimum pace', async () => {
+    const watching = scheduler.pending;
     const { closed } = exchange(
       `POST /v1/accounts/${account.sid}/media?kind=message HTTP/1.1\r\nHost: x\r\nAuthorization: ${account.basic}\r\nContent-Length: 1000000\r\n\r\nx`,
-      { every: 100, byte: 'x' },
     );
+    await until(() => scheduler.pending > watching); // the upload is being read, and watched
+    scheduler.advance(60_000); // a minute with one byte
     await closed; // resolves only because the server closed the socket
     const { rows } = await svc.db.query('SELECT count(*)::int AS n FROM media WHERE account_sid = $1', [account.sid]);
     expect(rows[0].n).toBe(0);

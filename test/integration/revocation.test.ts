@@ -105,7 +105,7 @@ describe('revocation on every instance', () => {
 
   it("a change made without a notification (behind the service's back) still reaches it after the fallback TTL", async () => {
     let now = Date.now();
-    const c = await startService({ credentialCacheTtlMillis: 30_000, clock: () => new Date(now) });
+    const c = await startService({ env: { CACHE_SECONDS: '30' }, clock: () => new Date(now) });
     try {
       const account = await newAccount(c.db);
       await setProtection(c, account, { message: true });

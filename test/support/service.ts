@@ -9,14 +9,14 @@ import { findFreePort } from '../../src/db/embedded.js';
 import type { Invalidation, InvalidationFeed } from '../../src/db/notifications.js';
 import type { Db } from '../../src/db/pool.js';
 import { createAccount } from '../../src/domain/accounts.js';
-import type { UploadPace } from '../../src/http/upload-pace.js';
+import type { Scheduler } from '../../src/scheduler.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildService, type Service } from '../../src/service.js';
 import { createS3Store } from '../../src/storage/s3.js';
 import type { Keyring } from '../../src/storage/signing-keys.js';
 import type { Store } from '../../src/storage/store.js';
-import type { components } from './api-types.js';
+import type { components } from '../../console/api-types.js';
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -67,15 +67,14 @@ export interface ServiceOptions {
   /** for 'local': where objects and keys live (default: a new temporary directory) */
   dataDir?: string;
   clock?: () => Date;
-  /** how long a verified credential is cached */
-  credentialCacheTtlMillis?: number;
   /** false: no media and URL caches (every redirect reads the database) */
   caches?: false;
   /** default: the shared test database */
   databaseUrl?: string;
   /** for storeKind 's3': another S3 server than the shared one */
   s3Endpoint?: string;
-  uploadPace?: UploadPace;
+  /** the service's timers (default: Node's); a ManualScheduler lets the test move time */
+  scheduler?: Scheduler;
 }
 
 /**
@@ -116,10 +115,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   const service = await buildService(config, createLogger('info', sink), {
     clock: options.clock,
     metrics: createMetrics({ defaultMetrics: false }),
-    credentialCacheTtlMillis: options.credentialCacheTtlMillis,
     caches: options.caches ?? true,
-    uploadPace: options.uploadPace,
-    keyringPollMillis: 100,
+    scheduler: options.scheduler,
     periodicJobs: false,
     onInvalidation(invalidation) {
       for (let i = waiting.length - 1; i >= 0; i--) {

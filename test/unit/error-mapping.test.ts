@@ -13,7 +13,7 @@ import {
   ServiceUnavailable,
   TooManyRequests,
 } from '../../src/domain/errors.js';
-import { errorHandler } from '../../src/http/errors.js';
+import { answerError, WWW_AUTHENTICATE } from '../../src/http/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 
@@ -37,10 +37,15 @@ const server = createServer();
 beforeAll(async () => {
   const app = new Koa();
   app.silent = true;
-  app.use(errorHandler(createLogger('silent'), createMetrics({ defaultMetrics: false })));
+  const deps = { log: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) };
   app.use((ctx) => {
-    const thrower = throwers[ctx.path.slice(1)];
-    if (thrower) thrower();
+    try {
+      const thrower = throwers[ctx.path.slice(1)];
+      if (!thrower) throw new MediaNotFound();
+      thrower();
+    } catch (err) {
+      answerError(ctx, err, deps, WWW_AUTHENTICATE);
+    }
   });
   server.on('request', app.callback());
   server.listen(0, '127.0.0.1');
@@ -49,7 +54,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('errorHandler', () => {
+describe('answerError, the one error mapping', () => {
   it.each([
     ['invalid', 400, 'invalid_request', 'bad kind'],
     ['credentials', 401, 'unauthorized', 'valid credentials are required'],
@@ -62,7 +67,7 @@ describe('errorHandler', () => {
     ['pgdown', 503, 'service_unavailable', 'the database is unavailable'],
     ['pgdata', 400, 'invalid_request', expect.any(String)],
     ['bug', 500, 'internal_error', 'Internal Server Error'],
-    ['nothing-here', 404, 'not_found', 'no such route'],
+    ['nothing-here', 404, 'not_found', 'no such media'],
   ])('maps %s to %i %s', async (path, status, code, message) => {
     const res = await fetch(`${base}/${path}`);
     expect(res.status).toBe(status);

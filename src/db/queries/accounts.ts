@@ -2,12 +2,13 @@ import type { Queryable } from '../pool.js';
 
 export type TokenSlot = 'primary' | 'secondary';
 
-export async function insertAccount(db: Queryable, sid: string, name: string): Promise<void> {
+/** The account with a protection switch (off) for each of `kinds`. */
+export async function insertAccount(db: Queryable, sid: string, name: string, kinds: readonly string[]): Promise<void> {
   await db.query({ name: 'account-insert', text: 'INSERT INTO accounts (sid, name) VALUES ($1, $2)', values: [sid, name] });
   await db.query({
     name: 'protection-insert-all',
-    text: `INSERT INTO media_protection (account_sid, kind) VALUES ($1, 'message'), ($1, 'recording'), ($1, 'fax')`,
-    values: [sid],
+    text: 'INSERT INTO media_protection (account_sid, kind) SELECT $1, unnest($2::text[])',
+    values: [sid, kinds],
   });
 }
 

@@ -1,13 +1,11 @@
 import type { Queryable } from '../pool.js';
 
-export type JwtAlgorithm = 'RS256' | 'EdDSA';
-
 export interface ApplicationRow {
   application_id: string;
   account_sid: string;
   name: string;
   public_key: string;
-  algorithm: JwtAlgorithm;
+  algorithm: string;
   created_at: Date;
 }
 

@@ -1,11 +1,9 @@
 import type { Queryable } from '../pool.js';
 
-export type MediaKind = 'message' | 'recording' | 'fax';
-
 export interface MediaRow {
   sid: string;
   account_sid: string;
-  kind: MediaKind;
+  kind: string;
   content_type: string;
   size_bytes: number;
   sha256: string;
@@ -25,7 +23,7 @@ const NOT_EXPIRED = `(a.retention_days IS NULL OR m.created_at > now() - make_in
 export interface NewMedia {
   sid: string;
   accountSid: string;
-  kind: MediaKind;
+  kind: string;
   contentType: string;
   sizeBytes: number;
   sha256: string;
@@ -87,7 +85,7 @@ const LIST_SELECT = `SELECT ${COLUMNS},
 export async function listMedia(
   db: Queryable,
   accountSid: string,
-  kind: MediaKind | undefined,
+  kind: string | undefined,
   after: ListCursor | undefined,
   limit: number,
   applicationId?: string | undefined,
@@ -118,7 +116,7 @@ export async function deleteMedia(db: Queryable, accountSid: string, mediaSid: s
   return rows[0];
 }
 
-export async function protectExistingMedia(db: Queryable, accountSid: string, kind: MediaKind): Promise<number> {
+export async function protectExistingMedia(db: Queryable, accountSid: string, kind: string): Promise<number> {
   const { rowCount } = await db.query({
     name: 'media-protect-existing',
     text: `UPDATE media SET requires_auth = true WHERE account_sid = $1 AND kind = $2 AND NOT requires_auth`,

@@ -1,8 +1,7 @@
 import type { Queryable } from '../pool.js';
-import type { MediaKind } from './media.js';
 
 export interface ProtectionRow {
-  kind: MediaKind;
+  kind: string;
   enabled: boolean;
   changed_at: Date | null;
 }
@@ -17,7 +16,7 @@ export async function findProtection(db: Queryable, accountSid: string): Promise
 }
 
 /** Sets one switch; changed_at moves only when the value really changes. */
-export async function updateProtection(db: Queryable, accountSid: string, kind: MediaKind, enabled: boolean): Promise<boolean> {
+export async function updateProtection(db: Queryable, accountSid: string, kind: string, enabled: boolean): Promise<boolean> {
   const { rowCount } = await db.query({
     name: 'protection-update',
     text: `UPDATE media_protection SET enabled = $3, changed_at = now()

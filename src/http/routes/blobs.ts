@@ -1,37 +1,73 @@
-import type Router from '@koa/router';
-import type { Context } from 'koa';
-import { attachmentDisposition, isActiveContent } from '../../domain/content-disposition.js';
-import { NotFound } from '../../domain/errors.js';
-import { BLOB_PATH_PREFIX, type LocalStore } from '../../storage/local.js';
+import { BLOB_PATH_PREFIX, openBlob, type LocalStore } from '../../domain/blobs.js';
+import { route, type Route } from '../route.js';
 import { sendObject } from '../send-object.js';
 
-/**
- * GET/HEAD /v1/blobs/{AccountSid}/{MediaSid}: the local store's signed URLs. Access is
- * the signature alone: an Authorization header (curl -L -u and fetch re-send it on a
- * same-origin redirect) is ignored here.
- */
-export function blobRoutes(router: Router, deps: { store: LocalStore; clock: () => Date }): void {
-  router.get(`${BLOB_PATH_PREFIX}:accountSid/:mediaSid`, async (ctx: Context) => {
-    const mediaSid = ctx.params.mediaSid!;
-    const key = `${ctx.params.accountSid}/${mediaSid}`;
-    const access = await deps.store.verifyUrl({ key, method: ctx.method, query: ctx.query, now: deps.clock() });
-    const file = await deps.store.statObject(key);
-    if (!file) throw new NotFound('no such media');
-    ctx.set('Cache-Control', 'private, no-transform');
-    await sendObject(ctx, {
-      etag: `"${mediaSid}"`,
-      sizeBytes: file.sizeBytes,
-      contentType: access.contentType,
-      // Signed URLs of active types already name an attachment; URLs signed before that
-      // rule (or by hand) get one here too.
-      contentDisposition:
-        access.contentDisposition ?? (isActiveContent(access.contentType) ? attachmentDisposition(mediaSid) : undefined),
-      lastModified: file.modifiedAt,
-      async open(range) {
-        const body = await deps.store.read(key, range);
-        if (!body) throw new NotFound('no such media');
-        return body;
-      },
-    });
-  });
+export interface BlobDeps {
+  localStore: LocalStore;
+  clock: () => Date;
 }
+
+const blobAnswers = (method: 'GET' | 'HEAD') => ({
+  200: {
+    description: 'The bytes' + (method === 'HEAD' ? ' (headers only).' : '.'),
+    content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+    headers: {
+      ETag: 'ETag',
+      'Accept-Ranges': 'Accept-Ranges',
+      'Content-Security-Policy': 'Content-Security-Policy-Sandbox',
+      'Content-Disposition': 'Content-Disposition',
+      'Access-Control-Allow-Origin': 'Access-Control-Allow-Origin-Any',
+    },
+  },
+  206: {
+    description: 'The part one `Range` asked for.',
+    content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+    headers: { 'Content-Range': 'Content-Range', ETag: 'ETag', 'Accept-Ranges': 'Accept-Ranges' },
+  },
+  304: { description: '`If-None-Match` names the ETag.', headers: { ETag: 'ETag' } },
+});
+
+/**
+ * GET/HEAD of the local store's signed URLs. Access is the signature alone: an
+ * Authorization header (curl -L -u and fetch re-send it on a same-origin redirect) is
+ * ignored here.
+ */
+export const blobRoutes = (): Route<BlobDeps>[] =>
+  (['GET', 'HEAD'] as const).map((method) =>
+    route({
+      method,
+      path: `${BLOB_PATH_PREFIX}{AccountSid}/{MediaSid}`,
+      operationId: method === 'GET' ? 'getBlob' : 'headBlob',
+      tag: 'Blobs',
+      summary: "The local store's signed URL (where the media URL's 302 leads)",
+      description:
+        'Only with the local-disk store (no S3_BUCKET), on BLOB_BASE_URL (default PUBLIC_BASE_URL). Access is the signature alone (Ed25519): an `Authorization` header is ignored. ' +
+        'A URL signed for GET also serves HEAD; one signed for HEAD serves only HEAD. Any origin may fetch it (`Access-Control-Allow-Origin: *`); the bytes run nothing (`Content-Security-Policy: sandbox`), and active types (HTML, SVG, XML, JavaScript, …) are served as attachments.',
+      auth: 'none',
+      parameters: [
+        { name: 'exp', in: 'query', required: true, description: 'expiry, seconds since the epoch', schema: { type: 'string', pattern: '^\\d{1,12}$' } },
+        { name: 'kid', in: 'query', required: true, description: 'the signing key', schema: { type: 'string' } },
+        { name: 'ct', in: 'query', required: true, description: 'the Content-Type served', schema: { type: 'string' } },
+        { name: 'cd', in: 'query', required: false, description: 'the Content-Disposition served', schema: { type: 'string' } },
+        { name: 'sig', in: 'query', required: true, description: 'Ed25519 signature, base64url', schema: { type: 'string' } },
+        { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
+        { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
+      ],
+      answers: {
+        ...blobAnswers(method),
+        403: { description: 'The URL is not a valid signed URL, its signature is wrong, or it has expired.', schema: 'Error403' },
+      },
+      errors: ['not_found', 'range_not_satisfiable'],
+      async handle(ctx, { params }, deps) {
+        ctx.set('Cache-Control', 'private, no-transform');
+        const blob = await openBlob(deps.localStore, {
+          accountSid: params.accountSid!,
+          mediaSid: params.mediaSid!,
+          method: ctx.method,
+          query: ctx.query,
+          now: deps.clock(),
+        });
+        await sendObject(ctx, blob);
+      },
+    }),
+  );

@@ -1,13 +1,12 @@
-import type Router from '@koa/router';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { closeConsoleSession, CONSOLE_SESSION_SECONDS, openConsoleSession, type ConsoleSessionDeps } from '../../domain/console-sessions.js';
+import { closeConsoleSession, openConsoleSession, type ConsoleSessionDeps } from '../../domain/console-sessions.js';
 import { InvalidCredentials } from '../../domain/errors.js';
-import { CSRF_HEADER, SESSION_COOKIE, type AuthDeps } from '../auth.js';
-import { readJsonBody } from '../input.js';
+import { CSRF_HEADER, SESSION_COOKIE, tokensEqual, type AuthDeps } from '../auth.js';
+import { route } from '../route.js';
 
 // The page's files, in the repository's console/ folder (two levels above both
 // src/http/routes and dist/http/routes). Read once: they are small and never change
@@ -50,61 +49,133 @@ function loadConsoleFiles(): Map<string, StaticFile> {
   return files;
 }
 
-export const signInBody = z.strictObject({
-  account_sid: z.string().max(64),
-  auth_token: z.string().max(256),
-});
+export interface ConsoleDeps extends ConsoleSessionDeps, AuthDeps {
+  secureCookies: boolean;
+}
+
+const signInBody = z.strictObject({ account_sid: z.string().max(64), auth_token: z.string().max(256) });
+
+const pageAnswer = (description: string, content: Record<string, unknown>) => ({ description, content, headers: { 'Content-Security-Policy': 'Content-Security-Policy-Page' } });
+const noStore = { 'Cache-Control': 'Cache-Control-No-Store' };
 
 /**
  * The owner's console: its page and assets, and its session (sign in with the account
  * sid and auth token for an HttpOnly SameSite=Strict cookie; the page's API calls then
  * go to the ordinary /v1/accounts routes with the session's CSRF token, see auth.ts).
  */
-export function consoleRoutes(router: Router, deps: ConsoleSessionDeps & AuthDeps & { secureCookies: boolean }): void {
+export function consoleRoutes() {
   const files = loadConsoleFiles();
   const serveFile = (ctx: Context) => {
     const file = files.get(ctx.path);
-    if (!file) return; // 404 from the error handler
+    if (!file) return; // 404 from the request cycle
     ctx.set('Content-Security-Policy', CONSOLE_CSP);
     ctx.set('Cache-Control', 'no-cache');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.type = file.type;
     ctx.body = file.body;
   };
-  router.get('/console', serveFile);
-  router.get('/console/assets/:file', serveFile);
-
-  const cookieOptions = { httpOnly: true, sameSite: 'strict' as const, path: '/', secure: deps.secureCookies, overwrite: true };
-
-  router.post('/console/session', async (ctx) => {
-    const body = await readJsonBody(ctx, signInBody);
-    const session = await openConsoleSession(deps, { accountSid: body.account_sid, authToken: body.auth_token }, ctx.ip);
-    ctx.cookies.set(SESSION_COOKIE, session.sessionId, { ...cookieOptions, maxAge: CONSOLE_SESSION_SECONDS * 1000 });
-    ctx.set('Cache-Control', 'no-store');
-    ctx.status = 201;
-    ctx.body = { account_sid: session.accountSid, csrf_token: session.csrfToken, expires_at: session.expiresAt.toISOString() };
+  const cookieOptions = (deps: ConsoleDeps) => ({ httpOnly: true, sameSite: 'strict' as const, path: '/', secure: deps.secureCookies, overwrite: true });
+  const sessionJson = (s: { accountSid: string; csrfToken: string; expiresAt: Date }) => ({
+    account_sid: s.accountSid,
+    csrf_token: s.csrfToken,
+    expires_at: s.expiresAt.toISOString(),
   });
-
-  router.get('/console/session', async (ctx) => {
+  const currentSession = (ctx: Context, deps: ConsoleDeps) => {
     const sessionId = ctx.cookies.get(SESSION_COOKIE);
-    const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
-    ctx.set('Cache-Control', 'no-store');
-    // Signed out is an ordinary state for the page, not an error: 204, no body (a 401
-    // here would be logged as a failed resource on every visit to the sign-in form).
-    if (!session) {
-      ctx.status = 204;
-      return;
-    }
-    ctx.body = { account_sid: session.accountSid, csrf_token: session.csrfToken, expires_at: session.expiresAt.toISOString() };
-  });
+    return sessionId === undefined ? undefined : deps.findSession(sessionId).then((s) => s && { ...s, sessionId });
+  };
 
-  router.delete('/console/session', async (ctx) => {
-    const sessionId = ctx.cookies.get(SESSION_COOKIE);
-    const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
-    // Signing out needs the token too: a cross-site request cannot end the session.
-    if (session && session.csrfToken === ctx.get(CSRF_HEADER)) await closeConsoleSession(deps, sessionId!);
-    else if (session) throw new InvalidCredentials('the console session has ended; sign in again');
-    ctx.cookies.set(SESSION_COOKIE, '', { ...cookieOptions, maxAge: 0 });
-    ctx.status = 204;
-  });
+  return [
+    route({
+      method: 'GET',
+      path: '/console',
+      operationId: 'getConsolePage',
+      tag: 'Console',
+      summary: "The owner's console (a web page)",
+      description: "Served by the service itself under `Content-Security-Policy: default-src 'self'` (no script or asset from elsewhere).",
+      auth: 'none',
+      answers: { 200: pageAnswer('The page.', { 'text/html': { schema: { type: 'string' } } }) },
+      handle: (ctx) => serveFile(ctx),
+    }),
+    route({
+      method: 'GET',
+      path: '/console/assets/{File}',
+      operationId: 'getConsoleAsset',
+      tag: 'Console',
+      summary: "The console page's scripts, styles and images",
+      auth: 'none',
+      answers: {
+        200: { description: 'The file.', content: Object.fromEntries(['text/javascript', 'text/css', 'image/svg+xml', 'image/png'].map((t) => [t, { schema: { type: 'string' } }])) },
+      },
+      errors: ['not_found'],
+      handle: (ctx) => serveFile(ctx),
+    }),
+    route({
+      method: 'POST',
+      path: '/console/session',
+      operationId: 'openConsoleSession',
+      tag: 'Console',
+      summary: 'Sign in to the console',
+      description: `With the account SID and its auth token (API keys cannot sign in). Sets the \`${SESSION_COOKIE}\` cookie (HttpOnly, SameSite=Strict, CONSOLE_SESSION_SECONDS); the page then calls the /v1/accounts API with the session's \`${CSRF_HEADER}\`. Failed sign-ins count towards the throttle (429).`,
+      auth: 'none',
+      body: { json: signInBody, example: { account_sid: 'AC0123456789abcdef0123456789abcdef', auth_token: '0123456789abcdef0123456789abcdef' } },
+      answers: {
+        201: { description: 'Signed in.', schema: 'ConsoleSession', headers: { 'Set-Cookie': 'Set-Cookie-Session', ...noStore } },
+        401: { description: 'The account SID or auth token is wrong (no Basic challenge: the page asks for them itself).', schema: 'Error401' },
+      },
+      errors: ['forbidden', 'too_many_requests', 'service_unavailable'],
+      async handle(ctx, { body }, deps: ConsoleDeps) {
+        const b = await body();
+        const session = await openConsoleSession(deps, { accountSid: b.account_sid, authToken: b.auth_token }, ctx.ip);
+        ctx.cookies.set(SESSION_COOKIE, session.sessionId, { ...cookieOptions(deps), maxAge: deps.sessionSeconds * 1000 });
+        ctx.status = 201;
+        ctx.body = sessionJson(session);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/console/session',
+      operationId: 'getConsoleSession',
+      tag: 'Console',
+      summary: 'The current console session (its CSRF token, for a reloaded page)',
+      auth: 'none',
+      answers: {
+        200: { description: 'Signed in.', schema: 'ConsoleSession', headers: noStore },
+        204: { description: 'Signed out (an ordinary state for the page, not an error).', headers: noStore },
+      },
+      errors: ['service_unavailable'],
+      async handle(ctx, _input, deps: ConsoleDeps) {
+        const session = await currentSession(ctx, deps);
+        // Signed out is an ordinary state for the page, not an error: 204, no body (a 401
+        // here would be logged as a failed resource on every visit to the sign-in form).
+        if (!session) {
+          ctx.status = 204;
+          return;
+        }
+        ctx.body = sessionJson(session);
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/console/session',
+      operationId: 'closeConsoleSession',
+      tag: 'Console',
+      summary: 'Sign out',
+      description: `Needs the session's \`${CSRF_HEADER}\` too, so that no other site can end it. Always clears the cookie.`,
+      auth: 'none',
+      answers: {
+        204: { description: 'Signed out.', headers: { 'Set-Cookie': 'Set-Cookie-Session' } },
+        401: { description: 'The session has ended, or the CSRF token is not its own.', schema: 'Error401' },
+      },
+      errors: ['forbidden', 'service_unavailable'],
+      async handle(ctx, _input, deps: ConsoleDeps) {
+        const session = await currentSession(ctx, deps);
+        // Signing out needs the token too: a cross-site request cannot end the session.
+        if (session && tokensEqual(session.csrfToken, ctx.get(CSRF_HEADER))) await closeConsoleSession(deps, session.sessionId);
+        else if (session) throw new InvalidCredentials('the console session has ended; sign in again');
+        ctx.cookies.set(SESSION_COOKIE, '', { ...cookieOptions(deps), maxAge: 0 });
+        ctx.status = 204;
+      },
+    }),
+  ];
 }

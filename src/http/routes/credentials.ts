@@ -1,75 +1,155 @@
-import Router from '@koa/router';
 import { z } from 'zod';
-import type { Db } from '../../db/pool.js';
 import { createApiKey, deleteApiKey, getApiKeys } from '../../domain/api-keys.js';
-import { createApplication, deleteApplication, getApplications } from '../../domain/applications.js';
+import { createApplication, deleteApplication, getApplications, type Application } from '../../domain/applications.js';
 import { createSecondaryToken, deleteSecondary, promoteSecondary } from '../../domain/auth-tokens.js';
-import type { ApplicationRow } from '../../db/queries/applications.js';
-import { requireAccountOwner } from '../auth.js';
-import type { LocalInvalidation } from '../../domain/invalidation.js';
-import { readJsonBody } from '../input.js';
+import { route } from '../route.js';
+import type { ApiDeps } from './api-deps.js';
 
-export const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
-export const applicationBody = z.strictObject({ name: z.string().min(1).max(200), public_key: z.string().min(1).max(16_384) });
+const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
+const applicationBody = z.strictObject({ name: z.string().min(1).max(200), public_key: z.string().min(1).max(16_384) });
 
-const applicationJson = (a: ApplicationRow) => ({
-  application_id: a.application_id,
-  account_sid: a.account_sid,
+/** The schema `Application` of schemas.ts. */
+const applicationJson = (a: Application) => ({
+  application_id: a.applicationId,
+  account_sid: a.accountSid,
   name: a.name,
   algorithm: a.algorithm,
-  public_key: a.public_key,
-  created_at: a.created_at.toISOString(),
+  public_key: a.publicKey,
+  created_at: a.createdAt.toISOString(),
 });
 
-/** Keys, auth tokens and applications: the account's auth token only (requireAccountOwner). */
-export function credentialRoutes(router: Router, deps: { db: Db; invalidate: LocalInvalidation }): void {
-  const { db } = deps;
-  const base = '/v1/accounts/:accountSid';
-
-  router.post(`${base}/keys`, requireAccountOwner, async (ctx) => {
-    const { name } = await readJsonBody(ctx, nameBody);
-    const key = await createApiKey(db, ctx.params.accountSid!, name);
-    ctx.status = 201;
-    ctx.body = { sid: key.sid, name: key.name, secret: key.secret, created_at: key.created_at.toISOString() };
-  });
-
-  router.get(`${base}/keys`, requireAccountOwner, async (ctx) => {
-    const keys = await getApiKeys(db, ctx.params.accountSid!);
-    ctx.body = { keys: keys.map((k) => ({ sid: k.sid, name: k.name, created_at: k.created_at.toISOString() })) };
-  });
-
-  router.delete(`${base}/keys/:keySid`, requireAccountOwner, async (ctx) => {
-    await deleteApiKey(deps, ctx.params.accountSid!, ctx.params.keySid!);
-    ctx.status = 204;
-  });
-
-  router.post(`${base}/auth-tokens/secondary`, requireAccountOwner, async (ctx) => {
-    ctx.status = 201;
-    ctx.body = { secondary_auth_token: await createSecondaryToken(deps, ctx.params.accountSid!) };
-  });
-
-  router.post(`${base}/auth-tokens/promote`, requireAccountOwner, async (ctx) => {
-    await promoteSecondary(deps, ctx.params.accountSid!);
-    ctx.body = { promoted: true };
-  });
-
-  router.delete(`${base}/auth-tokens/secondary`, requireAccountOwner, async (ctx) => {
-    await deleteSecondary(deps, ctx.params.accountSid!);
-    ctx.status = 204;
-  });
-
-  router.post(`${base}/applications`, requireAccountOwner, async (ctx) => {
-    const body = await readJsonBody(ctx, applicationBody);
-    ctx.status = 201;
-    ctx.body = applicationJson(await createApplication(db, ctx.params.accountSid!, body.name, body.public_key));
-  });
-
-  router.get(`${base}/applications`, requireAccountOwner, async (ctx) => {
-    ctx.body = { applications: (await getApplications(db, ctx.params.accountSid!)).map(applicationJson) };
-  });
-
-  router.delete(`${base}/applications/:applicationId`, requireAccountOwner, async (ctx) => {
-    await deleteApplication(deps, ctx.params.accountSid!, ctx.params.applicationId!);
-    ctx.status = 204;
-  });
-}
+/** Keys, auth tokens and applications: the account's auth token only. */
+export const credentialRoutes = () => [
+  route({
+    method: 'POST',
+    path: '/v1/accounts/{AccountSid}/keys',
+    operationId: 'createApiKey',
+    tag: 'Credentials',
+    summary: 'Create an API key',
+    description: 'The secret is shown once. `ApiKeySid:ApiKeySecret` then works as Basic credentials of the account (media API and media URLs).',
+    auth: 'owner',
+    body: { json: nameBody, example: { name: 'webhooks' } },
+    answers: { 201: { description: 'The key, with its secret.', schema: 'ApiKeyCreated' } },
+    async handle(ctx, { params, body }, deps: ApiDeps) {
+      const { name } = await body();
+      const key = await createApiKey(deps.db, params.accountSid!, name);
+      ctx.status = 201;
+      ctx.body = { sid: key.sid, name: key.name, secret: key.secret, created_at: key.createdAt.toISOString() };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/accounts/{AccountSid}/keys',
+    operationId: 'listApiKeys',
+    tag: 'Credentials',
+    summary: 'List API keys (without secrets)',
+    auth: 'owner',
+    answers: { 200: { description: 'The keys.', schema: 'ApiKeyList' } },
+    async handle(ctx, { params }, deps: ApiDeps) {
+      const keys = await getApiKeys(deps.db, params.accountSid!);
+      ctx.body = { keys: keys.map((k) => ({ sid: k.sid, name: k.name, created_at: k.createdAt.toISOString() })) };
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/accounts/{AccountSid}/keys/{KeySid}',
+    operationId: 'deleteApiKey',
+    tag: 'Credentials',
+    summary: 'Delete an API key',
+    description: 'The key fails from then on, on every instance.',
+    auth: 'owner',
+    answers: { 204: { description: 'Deleted.' } },
+    errors: ['not_found'],
+    async handle(ctx, { params }, deps: ApiDeps) {
+      await deleteApiKey(deps, params.accountSid!, params.keySid!);
+      ctx.status = 204;
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/accounts/{AccountSid}/auth-tokens/secondary',
+    operationId: 'createSecondaryAuthToken',
+    tag: 'Credentials',
+    summary: 'Create (or replace) the secondary auth token',
+    description: 'Both tokens work until the secondary is promoted or deleted. Shown once.',
+    auth: 'owner',
+    answers: { 201: { description: 'The secondary token.', schema: 'SecondaryAuthToken' } },
+    async handle(ctx, { params }, deps: ApiDeps) {
+      ctx.status = 201;
+      ctx.body = { secondary_auth_token: await createSecondaryToken(deps, params.accountSid!) };
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/accounts/{AccountSid}/auth-tokens/secondary',
+    operationId: 'deleteSecondaryAuthToken',
+    tag: 'Credentials',
+    summary: 'Delete the secondary auth token',
+    auth: 'owner',
+    answers: { 204: { description: 'Deleted.' } },
+    errors: ['not_found'],
+    async handle(ctx, { params }, deps: ApiDeps) {
+      await deleteSecondary(deps, params.accountSid!);
+      ctx.status = 204;
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/accounts/{AccountSid}/auth-tokens/promote',
+    operationId: 'promoteSecondaryAuthToken',
+    tag: 'Credentials',
+    summary: 'Promote the secondary auth token',
+    description: 'The secondary becomes the primary; the old primary fails from then on, on every instance (and console sessions end).',
+    auth: 'owner',
+    answers: { 200: { description: 'Promoted.', schema: 'Promoted' } },
+    errors: ['conflict'],
+    async handle(ctx, { params }, deps: ApiDeps) {
+      await promoteSecondary(deps, params.accountSid!);
+      ctx.body = { promoted: true };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/accounts/{AccountSid}/applications',
+    operationId: 'createApplication',
+    tag: 'Credentials',
+    summary: 'Register an application (a public key for JWTs)',
+    description:
+      'An RSA (≥ 2048 bits, RS256) or Ed25519 (EdDSA) public key in PEM. `Authorization: Bearer <jwt>` signed with its private key, with claims `application_id`, `iat`, `exp` (at most 24 h after `iat`) and `jti`, then authenticates as the account.',
+    auth: 'owner',
+    body: { json: applicationBody, example: { name: 'voice', public_key: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA…\n-----END PUBLIC KEY-----\n' } },
+    answers: { 201: { description: 'The application.', schema: 'Application' } },
+    async handle(ctx, { params, body }, deps: ApiDeps) {
+      const { name, public_key: publicKey } = await body();
+      ctx.status = 201;
+      ctx.body = applicationJson(await createApplication(deps.db, params.accountSid!, name, publicKey));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/accounts/{AccountSid}/applications',
+    operationId: 'listApplications',
+    tag: 'Credentials',
+    summary: 'List applications',
+    auth: 'owner',
+    answers: { 200: { description: 'The applications.', schema: 'ApplicationList' } },
+    async handle(ctx, { params }, deps: ApiDeps) {
+      ctx.body = { applications: (await getApplications(deps.db, params.accountSid!)).map(applicationJson) };
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/accounts/{AccountSid}/applications/{ApplicationId}',
+    operationId: 'deleteApplication',
+    tag: 'Credentials',
+    summary: 'Delete an application',
+    description: "Its JWTs fail at once, on every instance; media bound to it stays reachable with the account's token and keys.",
+    auth: 'owner',
+    answers: { 204: { description: 'Deleted.' } },
+    errors: ['not_found'],
+    async handle(ctx, { params }, deps: ApiDeps) {
+      await deleteApplication(deps, params.accountSid!, params.applicationId!);
+      ctx.status = 204;
+    },
+  }),
+];

@@ -1,9 +1,7 @@
-import type Router from '@koa/router';
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Context } from 'koa';
-import { buildOpenApiDocument, type OpenApiOptions } from '../openapi.js';
+import { route } from '../route.js';
 
 // The reference page is Swagger UI, from the swagger-ui-dist package in node_modules,
 // served by the service itself: nothing comes from a CDN, so it works offline. Chosen
@@ -60,31 +58,61 @@ const ASSETS: Record<string, { type: string; file?: string; body?: string }> = {
   'docs.js': { type: 'text/javascript; charset=utf-8', body: INITIALIZER },
 };
 
+export interface DocsDeps {
+  /** this deployment's OpenAPI document, as JSON text */
+  openApiDocument(): string;
+}
+
 /** GET /openapi.json (this deployment's document) and GET /docs (the page that renders it). */
-export function docsRoutes(router: Router, options: OpenApiOptions): void {
-  // Built on first use, then kept: it depends on the configuration alone.
-  let documentText: string | undefined;
-
-  router.get('/openapi.json', (ctx: Context) => {
-    documentText ??= JSON.stringify(buildOpenApiDocument(options));
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.type = 'application/json; charset=utf-8';
-    ctx.body = documentText;
-  });
-
-  router.get('/docs', (ctx: Context) => {
-    ctx.set('Content-Security-Policy', DOCS_CSP);
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = PAGE;
-  });
-
-  router.get('/docs/assets/:file', (ctx: Context) => {
-    const asset = Object.hasOwn(ASSETS, ctx.params.file!) ? ASSETS[ctx.params.file!] : undefined;
-    if (!asset) return; // 404 from the error handler
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.type = asset.type;
-    ctx.body = asset.body ?? createReadStream(asset.file!);
-  });
+export function docsRoutes() {
+  return [
+    route({
+      method: 'GET',
+      path: '/openapi.json',
+      operationId: 'getOpenApiDocument',
+      tag: 'Reference',
+      summary: 'This document',
+      auth: 'none',
+      answers: { 200: { description: 'OpenAPI 3.1, for this deployment (its `servers` is PUBLIC_BASE_URL).', content: { 'application/json': { schema: { type: 'object' } } } } },
+      handle(ctx, _input, deps: DocsDeps) {
+        ctx.set('Cache-Control', 'no-cache');
+        ctx.type = 'application/json; charset=utf-8';
+        ctx.body = deps.openApiDocument();
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/docs',
+      operationId: 'getDocsPage',
+      tag: 'Reference',
+      summary: 'This reference as a web page',
+      description: 'Rendered by Swagger UI, served by the service itself (works offline, under a self-only Content-Security-Policy).',
+      auth: 'none',
+      answers: { 200: { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } }, headers: { 'Content-Security-Policy': 'Content-Security-Policy-Page' } } },
+      handle(ctx) {
+        ctx.set('Content-Security-Policy', DOCS_CSP);
+        ctx.set('Cache-Control', 'no-cache');
+        ctx.set('Referrer-Policy', 'no-referrer');
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = PAGE;
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/docs/assets/{File}',
+      operationId: 'getDocsAsset',
+      tag: 'Reference',
+      summary: "The reference page's script and styles",
+      auth: 'none',
+      answers: { 200: { description: 'The file.', content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } } },
+      errors: ['not_found'],
+      handle(ctx, { params }) {
+        const asset = Object.hasOwn(ASSETS, params.file!) ? ASSETS[params.file!] : undefined;
+        if (!asset) return; // 404 from the request cycle
+        ctx.set('Cache-Control', 'public, max-age=3600');
+        ctx.type = asset.type;
+        ctx.body = asset.body ?? createReadStream(asset.file!);
+      },
+    }),
+  ];
 }

@@ -1,23 +1,37 @@
-import type Router from '@koa/router';
 import { z } from 'zod';
-import type { Db } from '../../db/pool.js';
 import { listAccountEvents } from '../../domain/events.js';
-import { requireAccountOwner } from '../auth.js';
-import { absentIfEmpty, pageSize, readQuery } from '../input.js';
+import { absentIfEmpty, pageSize } from '../input.js';
+import { route } from '../route.js';
+import type { ApiDeps } from './api-deps.js';
 
-export const eventsQuery = z.object({
-  page_size: z.preprocess(absentIfEmpty, pageSize(1000, 50)),
+const eventsQuery = z.object({
+  page_size: z.preprocess(absentIfEmpty, pageSize),
   page_token: z.preprocess(absentIfEmpty, z.string().regex(/^\d{1,19}$/, 'is not valid').optional()),
 });
 
 /** Recent credential and setting changes, newest first: the account's auth token only. */
-export function eventRoutes(router: Router, deps: { db: Db }): void {
-  router.get('/v1/accounts/:accountSid/events', requireAccountOwner, async (ctx) => {
-    const q = readQuery(ctx, eventsQuery);
-    const { events, nextPageToken } = await listAccountEvents(deps.db, ctx.params.accountSid!, q.page_size, q.page_token);
-    ctx.body = {
-      events: events.map((e) => ({ id: e.id, type: e.type, detail: e.detail, created_at: e.created_at.toISOString() })),
-      next_page_token: nextPageToken,
-    };
-  });
-}
+export const eventRoutes = () => [
+  route({
+    method: 'GET',
+    path: '/v1/accounts/{AccountSid}/events',
+    operationId: 'listEvents',
+    tag: 'Events',
+    summary: 'Recent credential and setting changes, newest first',
+    auth: 'owner',
+    query: eventsQuery,
+    queryNotes: {
+      page_size: { description: 'events per page, 1 to 1000 (default 50)', example: '50' },
+      page_token: { description: "the previous page's `next_page_token`" },
+    },
+    answers: { 200: { description: 'A page of events.', schema: 'AccountEventList' } },
+    errors: ['invalid_request'],
+    async handle(ctx, { params, query }, deps: ApiDeps) {
+      const q = query();
+      const { events, nextPageToken } = await listAccountEvents(deps.db, params.accountSid!, q.page_size, q.page_token);
+      ctx.body = {
+        events: events.map((e) => ({ id: e.id, type: e.type, detail: e.detail, created_at: e.createdAt.toISOString() })),
+        next_page_token: nextPageToken,
+      };
+    },
+  }),
+];

@@ -1,26 +1,19 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { z } from 'zod';
-import type { Config } from '../../config.js';
-import { contentDispositionFor } from '../../domain/content-disposition.js';
-import { assertSameAccount } from '../../domain/credentials.js';
+import { decideMediaAccess, enforce, refusalBeforeLookup, refusalOfMedia } from '../../domain/access.js';
 import { DomainError } from '../../domain/errors.js';
-import { cachedMediaUrl, findAccessibleMedia, readMediaBytes, signMediaUrl, type MediaDeps } from '../../domain/media.js';
-import type { Metrics } from '../../metrics.js';
-import { knownPrincipal, readPrincipal, type AuthDeps } from '../auth.js';
-import { HttpError } from '../http-errors.js';
-import { absentIfEmpty, readQuery } from '../input.js';
+import { cachedMedia, cachedMediaUrl, findMedia, mediaObject, signMediaUrl } from '../../domain/media.js';
+import type { AuthDeps } from '../auth.js';
+import { knownPrincipal, readPrincipal } from '../auth.js';
+import { HttpError } from '../errors.js';
+import { absentIfEmpty } from '../input.js';
+import { route, type Route } from '../route.js';
 import { sendObject } from '../send-object.js';
+import type { ApiDeps } from './api-deps.js';
 
-export const MEDIA_URL_ROUTE = '/v1/accounts/:accountSid/media/:mediaSid';
-// Any id shape (a malformed one is a 404 like an unknown one), but not the metadata
-// route `…/{MediaSid}.json`, which the router answers.
-const MEDIA_URL_PATH = /^\/v1\/accounts\/([^/]+)\/media\/([^/]+)$/;
-const METHODS = 'GET, HEAD, DELETE';
+export type MediaUrlDeps = ApiDeps & AuthDeps;
 
-export interface MediaUrlDeps extends MediaDeps, AuthDeps {
-  metrics: Metrics;
-  mediaDelivery: Config['mediaDelivery'];
-}
+export const MEDIA_URL_PATH = '/v1/accounts/{AccountSid}/media/{MediaSid}';
 
 export const mediaUrlQuery = (maxTtlSeconds: number) =>
   z.object({
@@ -37,107 +30,138 @@ export const mediaUrlQuery = (maxTtlSeconds: number) =>
     ),
   });
 
+const DESCRIPTION = [
+  'The URL handed to webhooks. Decided in this order:',
+  '1. an `Authorization` header that is malformed, names unknown credentials, or has a wrong or revoked secret: **401** (never ignored, not even on legacy media);',
+  '2. valid credentials of another account than `{AccountSid}`: **403**, before any lookup of the media;',
+  '3. no such media in that account (never existed, deleted, expired): **404**;',
+  '4. media with `requires_auth` and no credentials: **401**;',
+  '5. otherwise the answer: a **302** to a signed URL (the default), that URL as JSON (`?redirect=false`), or the bytes (MEDIA_DELIVERY=proxy: 200, 206, 304, 416).',
+  '',
+  'Query values are checked (400) only after all of that. The `Accept` header never changes the answer.',
+].join('\n');
+
 /**
- * The media URL, GET and HEAD, defined here only. It runs ahead of the router: a
- * redirect is then answered without matching ~25 route patterns and composing their
- * middleware (~15 % of a redirect's CPU, profiled). The contract's order: bad
- * credentials 401, another account's 403 (before any lookup), no such media 404,
- * protected media without credentials 401, then the answer: a 302 to a signed URL (the
- * default), that URL as JSON (`?redirect=false`), or the bytes themselves
- * (MEDIA_DELIVERY=proxy). Query values are checked only after all of that.
+ * The media URL, GET and HEAD. The contract's order, decided by domain/access.ts for
+ * both ways of answering: from memory (a repeated redirect: credentials, media and a
+ * reusable signed URL all cached, answered without a promise), or the whole way (any
+ * miss, a query, a refusal). The access line's `answered_from` says which did.
  */
-export function mediaUrl(deps: MediaUrlDeps) {
-  const query = mediaUrlQuery(deps.mediaUrlTtlSeconds);
-  return function answerMediaUrl(ctx: Context, next: Next): Promise<void> {
-    const match = MEDIA_URL_PATH.exec(ctx.path);
-    if (!match || match[2]!.endsWith('.json')) return next();
-    if (ctx.method === 'DELETE') return next(); // the media API's route
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.set('Allow', METHODS);
-      if (ctx.method === 'OPTIONS') {
-        ctx.status = 204;
-        return Promise.resolve();
-      }
-      throw new HttpError(405, 'method_not_allowed', `use one of ${METHODS}`);
-    }
-    ctx.state.route = MEDIA_URL_ROUTE;
-    if (answerFromMemory(ctx, match[1]!, match[2]!)) return Promise.resolve();
-    return answer(ctx, match[1]!, match[2]!);
-  };
+export const mediaUrlRoutes = (limits: { mediaUrlTtlSeconds: number }): Route<MediaUrlDeps>[] =>
+  (['GET', 'HEAD'] as const).map((method) =>
+    route({
+      method,
+      path: MEDIA_URL_PATH,
+      operationId: method === 'GET' ? 'getMediaUrl' : 'headMediaUrl',
+      tag: 'Media URL',
+      summary: method === 'GET' ? 'The media URL: redirect to (or deliver) the bytes' : 'The media URL, HEAD: redirected to a URL signed for HEAD',
+      description: DESCRIPTION,
+      auth: 'optional',
+      query: mediaUrlQuery(limits.mediaUrlTtlSeconds),
+      queryNotes: {
+        disposition: { description: '`attachment`: the signed URL (or the proxied answer) serves `Content-Disposition: attachment; filename="…"`.', example: 'attachment' },
+        redirect: { description: '`false`: answer 200 with the signed URL as JSON instead of a 302 (whatever the `Accept` header says).', example: 'false' },
+        expires_in: { description: `Seconds the signed URL lives, 60 to ${limits.mediaUrlTtlSeconds} (MEDIA_URL_TTL_SECONDS, the default).`, example: '300' },
+      },
+      parameters: [
+        { name: 'Range', in: 'header', required: false, description: 'MEDIA_DELIVERY=proxy: one `bytes=` range.', schema: { type: 'string' }, example: 'bytes=0-1023' },
+        { name: 'If-None-Match', in: 'header', required: false, description: 'MEDIA_DELIVERY=proxy: an ETag seen before.', schema: { type: 'string' } },
+      ],
+      answers: {
+        200: {
+          description:
+            'With `?redirect=false`: the signed URL as JSON. With MEDIA_DELIVERY=proxy (and no `redirect=false`): the bytes themselves, streamed from the store' +
+            (method === 'HEAD' ? ' (headers only: a HEAD).' : '.'),
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/MediaUrlAnswer' }, 'x-mediagate-when-query': { redirect: 'false' } },
+            '*/*': { schema: { type: 'string', format: 'binary' } },
+          },
+          headers: {
+            'Cache-Control': 'Cache-Control-Private',
+            // Only the bytes (proxy) carry these, not the JSON form: not required here.
+            ETag: 'ETag?',
+            'Accept-Ranges': 'Accept-Ranges?',
+            'Content-Disposition': 'Content-Disposition',
+            'Content-Security-Policy': 'Content-Security-Policy-Sandbox?',
+          },
+        },
+        206: {
+          description: 'MEDIA_DELIVERY=proxy: the part of the bytes one `Range: bytes=…` asked for.',
+          content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+          headers: { 'Cache-Control': 'Cache-Control-Private', 'Content-Range': 'Content-Range', ETag: 'ETag', 'Accept-Ranges': 'Accept-Ranges' },
+        },
+        302: {
+          description: `The default answer: \`Location\` is a presigned URL of the object store (S3, CloudFront or the local store's \`/v1/blobs/…\`), valid for \`expires_in\` or MEDIA_URL_TTL_SECONDS, signed for ${method} (a URL signed for GET refuses a HEAD), serving the bytes with the stored Content-Type.`,
+          headers: { Location: 'Location', 'Cache-Control': 'Cache-Control-Private' },
+        },
+        304: {
+          description: "MEDIA_DELIVERY=proxy: `If-None-Match` names the media's ETag (objects never change).",
+          headers: { ETag: 'ETag', 'Cache-Control': 'Cache-Control-Private' },
+        },
+      },
+      errors: ['invalid_request', 'unauthorized', 'forbidden', 'not_found', 'range_not_satisfiable', 'too_many_requests', 'service_unavailable'],
 
-  /**
-   * The common case, a repeated redirect, answered from the caches without a promise
-   * (the async path's awaits cost ~10 % of a redirect's CPU, profiled). Anything else
-   * (a miss, a query, a refusal to be decided) goes the whole way, through answer().
-   */
-  function answerFromMemory(ctx: Context, accountSid: string, mediaSid: string): boolean {
-    if (ctx.querystring !== '' || deps.mediaDelivery === 'proxy') return false;
-    const principal = knownPrincipal(ctx, deps);
-    if (principal === null || (principal && principal.accountSid !== accountSid)) return false;
-    const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
-    const signed = cachedMediaUrl(deps, { accountSid, mediaSid, principal }, { method, attachment: false });
-    if (!signed) return false;
-    redirect(ctx, signed.url);
-    record(ctx, accountSid, mediaSid, `redirect_${principal ? 'authenticated' : 'anonymous'}`);
-    return true;
-  }
-
-  async function answer(ctx: Context, accountSid: string, mediaSid: string): Promise<void> {
-    let outcome = 'error';
-    let mode: 'redirect' | 'url' | 'proxied';
-    try {
-      const principal = await readPrincipal(ctx, deps);
-      if (principal) assertSameAccount(principal, accountSid);
-      const media = await findAccessibleMedia(deps, { accountSid, mediaSid, principal });
-      // Most media URLs carry no query: nothing to parse or validate then (hot path).
-      const q: z.infer<typeof query> = ctx.querystring === '' ? {} : readQuery(ctx, query);
-      const attachment = q.disposition === 'attachment';
-      const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
-
-      if (q.redirect === 'false') {
-        const signed = await signMediaUrl(deps, media, { method, attachment, ttlSeconds: q.expires_in });
-        ctx.set('Cache-Control', NO_STORE);
-        ctx.body = {
-          url: signed.url,
-          method: signed.method,
-          expires_at: signed.expiresAt.toISOString(),
-          content_type: media.content_type,
-          size_bytes: media.size_bytes,
-          filename: media.filename,
-        };
-        mode = 'url';
-      } else if (deps.mediaDelivery === 'proxy') {
-        ctx.set('Cache-Control', NO_STORE);
-        await sendObject(ctx, {
-          etag: `"${media.sid}"`,
-          sizeBytes: media.size_bytes,
-          contentType: media.content_type,
-          contentDisposition: contentDispositionFor(media, attachment),
-          lastModified: media.created_at,
-          open: (range) => readMediaBytes(deps, media, range),
-        });
-        mode = 'proxied';
-      } else {
-        const signed = await signMediaUrl(deps, media, { method, attachment, ttlSeconds: q.expires_in });
+      fromMemory(ctx, params, deps) {
+        if (ctx.querystring !== '' || deps.mediaDelivery === 'proxy') return false;
+        const principal = knownPrincipal(ctx, deps);
+        if (principal === null) return false;
+        const media = cachedMedia(deps, params.accountSid!, params.mediaSid!);
+        if (!media || decideMediaAccess(principal, params.accountSid!, media) !== undefined) return false;
+        const signed = cachedMediaUrl(deps, media, { method: signedMethod(ctx), attachment: false });
+        if (!signed) return false;
         redirect(ctx, signed.url);
-        mode = 'redirect';
-      }
-      outcome = `${mode}_${principal ? 'authenticated' : 'anonymous'}`;
-    } catch (err) {
-      outcome = err instanceof DomainError || err instanceof HttpError ? err.code : 'error';
-      throw err;
-    } finally {
-      record(ctx, accountSid, mediaSid, outcome);
-    }
-  }
+        record(ctx, deps, params, `redirect_${principal ? 'authenticated' : 'anonymous'}`, 'memory');
+        return true;
+      },
 
-  function record(ctx: Context, accountSid: string, mediaSid: string, outcome: string): void {
-    deps.metrics.redirects.inc({ outcome });
-    ctx.state.logFields = { event: 'media_access', account_sid: accountSid, media_sid: mediaSid, outcome };
-  }
+      async handle(ctx, { params, query }, deps) {
+        const { accountSid, mediaSid } = params as { accountSid: string; mediaSid: string };
+        let outcome = 'error';
+        try {
+          const principal = await readPrincipal(ctx, deps);
+          enforce(refusalBeforeLookup(principal, accountSid));
+          const media = await findMedia(deps, accountSid, mediaSid);
+          enforce(refusalOfMedia(principal, media));
+          // Most media URLs carry no query: nothing to parse or validate then (hot path).
+          const q = ctx.querystring === '' ? {} : query();
+          const attachment = q.disposition === 'attachment';
+          let mode: 'redirect' | 'url' | 'proxied';
+          if (q.redirect === 'false') {
+            const signed = await signMediaUrl(deps, media, { method: signedMethod(ctx), attachment, ttlSeconds: q.expires_in });
+            ctx.body = {
+              url: signed.url,
+              method: signed.method,
+              expires_at: signed.expiresAt.toISOString(),
+              content_type: media.contentType,
+              size_bytes: media.sizeBytes,
+              filename: media.filename,
+            };
+            mode = 'url';
+          } else if (deps.mediaDelivery === 'proxy') {
+            await sendObject(ctx, mediaObject(deps, media, attachment));
+            mode = 'proxied';
+          } else {
+            const signed = await signMediaUrl(deps, media, { method: signedMethod(ctx), attachment, ttlSeconds: q.expires_in });
+            redirect(ctx, signed.url);
+            mode = 'redirect';
+          }
+          outcome = `${mode}_${principal ? 'authenticated' : 'anonymous'}`;
+        } catch (err) {
+          outcome = err instanceof DomainError || err instanceof HttpError ? err.code : 'error';
+          throw err;
+        } finally {
+          record(ctx, deps, params, outcome, 'full');
+        }
+      },
+    }),
+  );
+
+const signedMethod = (ctx: Context) => (ctx.method === 'HEAD' ? 'HEAD' : 'GET');
+
+function record(ctx: Context, deps: MediaUrlDeps, params: Record<string, string>, outcome: string, answeredFrom: 'memory' | 'full'): void {
+  deps.metrics.redirects.inc({ outcome });
+  ctx.state.logFields = { event: 'media_access', account_sid: params.accountSid, media_sid: params.mediaSid, outcome, answered_from: answeredFrom };
 }
-
-const NO_STORE = 'private, no-store';
 
 /**
  * Set directly rather than with ctx.redirect(), whose Accept negotiation and HTML
@@ -146,7 +170,6 @@ const NO_STORE = 'private, no-store';
  */
 function redirect(ctx: Context, url: string): void {
   ctx.status = 302;
-  ctx.set('Cache-Control', NO_STORE);
   ctx.set('Location', url);
   ctx.set('Content-Type', 'text/plain; charset=utf-8');
   ctx.body = '';

@@ -1,110 +1,143 @@
-import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { checkUploadApplication } from '../../domain/applications.js';
-import type { MediaRow } from '../../db/queries/media.js';
 import { InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
-import {
-  assertApplicationMayAccess,
-  deleteMedia,
-  getMedia,
-  listMedia,
-  parseContentType,
-  parseFilename,
-  parseKind,
-  uploadMedia,
-  type MediaDeps,
-} from '../../domain/media.js';
-import { MEDIA_KINDS } from '../../domain/protection.js';
-import { principalOf, requireSameAccount } from '../auth.js';
-import { absentIfEmpty, pageSize, readQuery } from '../input.js';
-import { watchUploadPace, type UploadPace } from '../upload-pace.js';
+import { deleteMedia, getMedia, listMedia, parseContentType, parseFilename, parseKind, uploadMedia, type Media } from '../../domain/media.js';
+import { MEDIA_KINDS } from '../../domain/media-kinds.js';
+import { principalOf } from '../auth.js';
+import { absentIfEmpty, pageSize } from '../input.js';
+import { route } from '../route.js';
+import { watchUploadPace } from '../upload-pace.js';
+import type { ApiDeps } from './api-deps.js';
 
-export interface MediaRouteDeps extends MediaDeps {
-  publicBaseUrl: string;
-  uploadPace: UploadPace;
+export function mediaUrlOf(publicBaseUrl: string, m: Pick<Media, 'accountSid' | 'sid'>): string {
+  return `${publicBaseUrl}/v1/accounts/${m.accountSid}/media/${m.sid}`;
 }
 
-export function mediaUrl(publicBaseUrl: string, m: Pick<MediaRow, 'account_sid' | 'sid'>): string {
-  return `${publicBaseUrl}/v1/accounts/${m.account_sid}/media/${m.sid}`;
-}
-
-export function mediaJson(publicBaseUrl: string, m: MediaRow) {
+/** The schema `Media` of schemas.ts. */
+export function mediaJson(publicBaseUrl: string, m: Media) {
   return {
     sid: m.sid,
-    account_sid: m.account_sid,
+    account_sid: m.accountSid,
     kind: m.kind,
-    content_type: m.content_type,
-    size_bytes: m.size_bytes,
+    content_type: m.contentType,
+    size_bytes: m.sizeBytes,
     sha256: m.sha256,
     filename: m.filename,
-    created_at: m.created_at.toISOString(),
-    requires_auth: m.requires_auth,
-    application_id: m.application_id,
-    url: mediaUrl(publicBaseUrl, m),
+    created_at: m.createdAt.toISOString(),
+    requires_auth: m.requiresAuth,
+    application_id: m.applicationId,
+    url: mediaUrlOf(publicBaseUrl, m),
   };
 }
 
-export const listQuery = z.object({
-  kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS as [string, ...string[]]).optional()),
-  page_size: z.preprocess(absentIfEmpty, pageSize(1000, 50)),
+const listQuery = z.object({
+  kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS).optional()),
+  page_size: z.preprocess(absentIfEmpty, pageSize),
   page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
 });
 
-export const uploadQuery = z.object({
+const uploadQuery = z.object({
   kind: z.string({ error: `kind is required: one of ${MEDIA_KINDS.join(', ')}` }),
   filename: z.string().optional(),
   application_id: z.uuid({ error: 'must be an application id' }).optional(),
 });
 
-export function mediaRoutes(router: Router, deps: MediaRouteDeps): void {
-  const base = '/v1/accounts/:accountSid/media';
-
-  router.get(`${base}/:mediaSid.json`, requireSameAccount, async (ctx) => {
-    const media = await getMedia(deps, ctx.params.accountSid!, ctx.params.mediaSid!);
-    assertApplicationMayAccess(principalOf(ctx), media);
-    ctx.body = mediaJson(deps.publicBaseUrl, media);
-  });
-
-  // GET and HEAD of the media URL itself: routes/media-url.ts, ahead of the router.
-
-  router.get(base, requireSameAccount, async (ctx) => {
-    const q = readQuery(ctx, listQuery);
-    const principal = principalOf(ctx);
-    const { media, nextPageToken } = await listMedia(deps, {
-      accountSid: ctx.params.accountSid!,
-      applicationId: principal?.type === 'application' ? principal.credentialSid : undefined,
-      kind: q.kind === undefined ? undefined : parseKind(q.kind),
-      pageSize: q.page_size,
-      pageToken: q.page_token,
-    });
-    ctx.body = { media: media.map((m) => mediaJson(deps.publicBaseUrl, m)), next_page_token: nextPageToken };
-  });
-
-  router.post(base, requireSameAccount, async (ctx) => {
-    const q = readQuery(ctx, uploadQuery);
-    const accountSid = ctx.params.accountSid!;
-    const kind = parseKind(q.kind);
-    const filename = parseFilename(q.filename);
-    const contentType = parseContentType(ctx.get('Content-Type') || undefined);
-    const applicationId = q.application_id === undefined ? null : q.application_id.toLowerCase();
-    if (applicationId !== null) await checkUploadApplication(deps.db, accountSid, applicationId, principalOf(ctx));
-    const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
-
-    const stopWatching = watchUploadPace(ctx, deps.uploadPace);
-    const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes }).finally(
-      stopWatching,
-    );
-    ctx.status = 201;
-    ctx.set('Location', mediaUrl(deps.publicBaseUrl, media));
-    ctx.body = mediaJson(deps.publicBaseUrl, media);
-  });
-
-  router.delete(`${base}/:mediaSid`, requireSameAccount, async (ctx) => {
-    await deleteMedia(deps, ctx.params.accountSid!, ctx.params.mediaSid!, principalOf(ctx)!);
-    ctx.status = 204;
-  });
-}
+/** The media API: any credential of the account. */
+export const mediaRoutes = (limits: { mediaMaxBytes: number }) => [
+  route({
+    method: 'GET',
+    path: '/v1/accounts/{AccountSid}/media/{MediaSid}.json',
+    operationId: 'getMedia',
+    tag: 'Media',
+    summary: "A media item's metadata",
+    auth: 'account',
+    answers: { 200: { description: 'The metadata.', schema: 'Media' } },
+    errors: ['not_found'],
+    async handle(ctx, { params }, deps: ApiDeps) {
+      ctx.body = mediaJson(deps.publicBaseUrl, await getMedia(deps, params.accountSid!, params.mediaSid!, principalOf(ctx)!));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/accounts/{AccountSid}/media',
+    operationId: 'listMedia',
+    tag: 'Media',
+    summary: 'List media, newest first',
+    description: 'Paged: pass `next_page_token` back as `page_token` until it is null. A JWT lists only what its application may reach.',
+    auth: 'account',
+    query: listQuery,
+    queryNotes: {
+      kind: { description: 'only media of this kind' },
+      page_size: { description: 'media per page, 1 to 1000 (default 50)', example: '50' },
+      page_token: { description: "the previous page's `next_page_token`" },
+    },
+    answers: { 200: { description: 'A page of media.', schema: 'MediaList' } },
+    errors: ['invalid_request'],
+    async handle(ctx, { params, query }, deps: ApiDeps) {
+      const q = query();
+      const principal = principalOf(ctx);
+      const { media, nextPageToken } = await listMedia(deps, {
+        accountSid: params.accountSid!,
+        applicationId: principal?.type === 'application' ? principal.credentialSid : undefined,
+        kind: q.kind,
+        pageSize: q.page_size,
+        pageToken: q.page_token,
+      });
+      ctx.body = { media: media.map((m) => mediaJson(deps.publicBaseUrl, m)), next_page_token: nextPageToken };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/accounts/{AccountSid}/media',
+    operationId: 'uploadMedia',
+    tag: 'Media',
+    summary: 'Upload media',
+    description:
+      'The body is the raw bytes, streamed to the object store, with their `Content-Type` (kept and served back; default application/octet-stream). ' +
+      `The media records whether its kind is protected at this moment (\`requires_auth\`). Empty body: 400; over MEDIA_MAX_BYTES (${limits.mediaMaxBytes}): 413.`,
+    auth: 'account',
+    query: uploadQuery,
+    queryNotes: {
+      kind: { description: `the media's kind: ${MEDIA_KINDS.join(', ')}`, schema: { enum: [...MEDIA_KINDS] }, example: 'message' },
+      filename: { description: 'a display name (its last path segment is kept)', example: 'a.jpg' },
+      application_id: { description: "bind the media to this application of the account: its JWTs (and the account's token and keys) reach it, other applications' do not" },
+    },
+    body: { other: { required: true, description: 'The bytes.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } } },
+    answers: { 201: { description: 'Stored.', schema: 'Media', headers: { Location: { $ref: '#/components/headers/Location', description: 'the media URL' } } } },
+    errors: ['invalid_request', 'not_found', 'request_timeout', 'payload_too_large'],
+    async handle(ctx, { params, query }, deps: ApiDeps) {
+      const q = query();
+      const accountSid = params.accountSid!;
+      const kind = parseKind(q.kind);
+      const filename = parseFilename(q.filename);
+      const contentType = parseContentType(ctx.get('Content-Type') || undefined);
+      const applicationId = q.application_id === undefined ? null : q.application_id.toLowerCase();
+      if (applicationId !== null) await checkUploadApplication(deps.db, accountSid, applicationId, principalOf(ctx));
+      const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
+      const stopWatching = watchUploadPace(ctx, deps.uploadPace);
+      const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes }).finally(stopWatching);
+      ctx.status = 201;
+      ctx.set('Location', mediaUrlOf(deps.publicBaseUrl, media));
+      ctx.body = mediaJson(deps.publicBaseUrl, media);
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/accounts/{AccountSid}/media/{MediaSid}',
+    operationId: 'deleteMedia',
+    tag: 'Media',
+    summary: 'Delete media',
+    description: 'Removes the object from the store; the media URL answers 404 from then on.',
+    auth: 'account',
+    answers: { 204: { description: 'Deleted.' } },
+    errors: ['not_found'],
+    async handle(ctx, { params }, deps: ApiDeps) {
+      await deleteMedia(deps, params.accountSid!, params.mediaSid!, principalOf(ctx)!);
+      ctx.status = 204;
+    },
+  }),
+];
 
 /** Refuses by Content-Length before reading a byte; chunked bodies are counted as they stream. */
 function checkDeclaredLength(ctx: Context, maxBytes: number): number | undefined {

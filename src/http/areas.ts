@@ -1,0 +1,110 @@
+import type { Context } from 'koa';
+import type { Config } from '../config.js';
+import type { ConsoleSessionDeps } from '../domain/console-sessions.js';
+import type { LocalStore } from '../domain/blobs.js';
+import type { ReadinessProbe } from '../domain/readiness.js';
+import type { Metrics } from '../metrics.js';
+import type { Area } from './area.js';
+import { basicChallenge, type AuthDeps } from './auth.js';
+import { anyOriginCors, originPolicy, SANDBOX_CSP } from './browser-policy.js';
+import type { ApiDeps } from './routes/api-deps.js';
+import { blobRoutes } from './routes/blobs.js';
+import { consoleRoutes } from './routes/console.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { docsRoutes } from './routes/docs.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { mediaRoutes } from './routes/media.js';
+import { mediaUrlRoutes } from './routes/media-url.js';
+import { settingsRoutes } from './routes/settings.js';
+
+export type AreaConfig = Pick<
+  Config,
+  'publicBaseUrl' | 'corsOrigins' | 'mediaUrlTtlSeconds' | 'mediaMaxBytes' | 'metricsToken' | 'limits'
+>;
+
+export interface AreaDeps {
+  config: AreaConfig;
+  api: ApiDeps & AuthDeps;
+  console: ConsoleSessionDeps & AuthDeps & { secureCookies: boolean };
+  /** set: the zero-config store, whose signed blob URLs this service serves */
+  localStore: LocalStore | undefined;
+  clock: () => Date;
+  readiness: ReadinessProbe;
+  metrics: Metrics;
+  openApiDocument(): string;
+}
+
+const nothing = () => undefined;
+
+/**
+ * Every route the service answers, by area, each area with its policy: what applies to
+ * a path is read here. `deps` undefined: the routes alone, for the reference document.
+ */
+export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
+  const origins = originPolicy(config);
+  const areas: Area[] = [
+    {
+      // The account's API: any credential of the account, or its owner's (per route).
+      name: 'api',
+      routes: [...mediaRoutes(config), ...settingsRoutes(), ...credentialRoutes(), ...eventRoutes()],
+      deps: deps?.api,
+      enter(ctx, allow) {
+        if (origins.cors(ctx, allow)) return true;
+        origins.refuseCrossSiteWrites(ctx);
+        return false;
+      },
+      challenge: basicChallenge,
+      // Answers to a credential (secrets shown once among them) are kept by no cache.
+      leave: (ctx) => ctx.set('Cache-Control', 'no-store'),
+    },
+    {
+      // The media URL handed to webhooks, GET and HEAD (its DELETE is the API's).
+      name: 'media-url',
+      routes: mediaUrlRoutes(config),
+      deps: deps?.api,
+      enter: (ctx, allow) => origins.cors(ctx, allow),
+      challenge: basicChallenge,
+      leave: (ctx) => ctx.set('Cache-Control', 'private, no-store'),
+    },
+    {
+      // The local store's signed URLs: bearer capabilities any page may fetch; whatever
+      // they serve, errors included, runs nothing even if opened as a document.
+      name: 'blobs',
+      routes: deps && !deps.localStore ? [] : blobRoutes(),
+      deps: deps && { localStore: deps.localStore, clock: deps.clock },
+      enter(ctx, allow) {
+        ctx.set('Content-Security-Policy', SANDBOX_CSP);
+        return anyOriginCors(ctx, allow, 'Range, If-None-Match', 'Content-Length, Content-Range, ETag');
+      },
+      challenge: nothing,
+      leave: nothing,
+    },
+    {
+      // The owner's console: a page of this origin; its writes only from this origin. Its
+      // 401s never challenge (a browser would prompt for, then cache, Basic credentials).
+      name: 'console',
+      routes: consoleRoutes(),
+      deps: deps?.console,
+      enter(ctx) {
+        origins.refuseCrossSiteWrites(ctx);
+        return false;
+      },
+      challenge: nothing,
+      // The page and its assets say no-cache themselves; the session's answers are no-store.
+      leave: (ctx: Context) => {
+        if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
+      },
+    },
+    {
+      // Health, readiness, metrics and the API reference: for probes and people, on any host.
+      name: 'ops',
+      routes: [...healthRoutes(config.metricsToken), ...docsRoutes()],
+      deps: deps && { readiness: deps.readiness, metrics: deps.metrics, openApiDocument: deps.openApiDocument },
+      enter: () => false,
+      challenge: nothing,
+      leave: nothing,
+    },
+  ];
+  return areas;
+}
