@@ -21,7 +21,7 @@ commands:
   gc                           remove stored objects no media names; report missing objects
   sweep                        delete media past its account's retention
 
-Every command takes --help. Configuration comes from the environment (see README).`;
+Every command takes --help. Configuration comes from the environment (docs/configuration.md).`;
 
 const SERVE_USAGE = 'usage: mediagate serve\n\nMigrates the database if needed, then serves HTTP on HOST:PORT.';
 const MIGRATE_USAGE = 'usage: mediagate migrate [status]\n\nApplies pending migrations from migrations/ (or lists them with `status`).';

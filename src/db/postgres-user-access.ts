@@ -10,7 +10,7 @@ import path from 'node:path';
  *
  * This is the one place that changes permissions for it: search permission only (o+x:
  * enter, not list or read), only where it is missing, and each change is logged. Run
- * mediagate as a normal user and nothing is changed (README, "Running as root").
+ * mediagate as a normal user and nothing is changed (docs/operations.md, "Running as root").
  */
 export async function letPostgresUserReach(dataParent: string, log: (message: string) => void): Promise<string[]> {
   if (os.userInfo().uid !== 0) return [];
