@@ -36,6 +36,10 @@ export interface Config {
   readonly maxConnections: number;
   /** redirect: 302 to a signed URL; proxy: the service streams the bytes itself */
   readonly mediaDelivery: 'redirect' | 'proxy';
+  /** the longest a share link may live */
+  readonly shareLinkMaxSeconds: number;
+  /** what a store URL handed out for a share link lives: a revoked link's URLs die that soon */
+  readonly shareUrlTtlSeconds: number;
   readonly limits: Limits;
 }
 
@@ -135,6 +139,8 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   MAX_CONNECTIONS: integer(1, 1_000_000).default(10_000),
   MEDIA_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
+  SHARE_LINK_MAX_SECONDS: integer(60, 10 * 365 * 86_400).default(2_592_000),
+  SHARE_URL_TTL_SECONDS: integer(1, MAX_URL_TTL_SECONDS).optional(),
   CACHE_SECONDS: integer(0, 3600).default(30),
   CACHE_ENTRIES: integer(1, 10_000_000).default(20_000),
   SIGNED_URL_REUSE_SECONDS: integer(0, 3600).default(60),
@@ -148,7 +154,10 @@ const schema = z.object({
   KEEP_ALIVE_TIMEOUT_SECONDS: integer(1, 600).default(5),
   IDLE_SOCKET_TIMEOUT_SECONDS: integer(1, 86_400).default(120),
   CONSOLE_SESSION_SECONDS: integer(60, 30 * 86_400).default(12 * 3600),
-}).superRefine(requireCloudFrontTogether);
+}).superRefine((e, ctx) => {
+  requireCloudFrontTogether(e, ctx);
+  requireShareUrlTtlWithinMediaUrlTtl(e, ctx);
+});
 
 const CLOUDFRONT_VARIABLES = ['CLOUDFRONT_URL', 'CLOUDFRONT_KEY_PAIR_ID', 'CLOUDFRONT_PRIVATE_KEY_FILE'] as const;
 
@@ -163,6 +172,17 @@ function requireCloudFrontTogether(e: Partial<Record<string, unknown>>, ctx: z.R
   }
   if (e.S3_BUCKET === undefined) {
     ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: `must be set for CloudFront delivery (${given.join(', ')} given)` });
+  }
+}
+
+// A share link's store URL is a media URL's, shorter: 60 s (or the media URL's lifetime,
+// if shorter) to MEDIA_URL_TTL_SECONDS.
+function requireShareUrlTtlWithinMediaUrlTtl(e: { SHARE_URL_TTL_SECONDS?: number; MEDIA_URL_TTL_SECONDS: number }, ctx: z.RefinementCtx): void {
+  const ttl = e.SHARE_URL_TTL_SECONDS;
+  if (ttl === undefined || typeof e.MEDIA_URL_TTL_SECONDS !== 'number') return;
+  const min = Math.min(60, e.MEDIA_URL_TTL_SECONDS);
+  if (ttl < min || ttl > e.MEDIA_URL_TTL_SECONDS) {
+    ctx.addIssue({ code: 'custom', path: ['SHARE_URL_TTL_SECONDS'], message: `must be from ${min} to MEDIA_URL_TTL_SECONDS (${e.MEDIA_URL_TTL_SECONDS})` });
   }
 }
 
@@ -231,6 +251,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     metricsToken: e.METRICS_TOKEN,
     maxConnections: e.MAX_CONNECTIONS,
     mediaDelivery: e.MEDIA_DELIVERY,
+    shareLinkMaxSeconds: e.SHARE_LINK_MAX_SECONDS,
+    shareUrlTtlSeconds: e.SHARE_URL_TTL_SECONDS ?? Math.min(300, e.MEDIA_URL_TTL_SECONDS),
     limits: Object.freeze({
       cacheSeconds: e.CACHE_SECONDS,
       cacheEntries: e.CACHE_ENTRIES,

@@ -5,6 +5,7 @@ export interface Metrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   redirects: Counter<'outcome'>;
+  shareLinkUses: Counter<'outcome'>;
   /** 1 while /readyz would answer 200 (refreshed by every /readyz and /metrics) */
   ready: Gauge;
   /** each readiness check: 1 passing, 0 failing */
@@ -40,6 +41,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     redirects: new Counter({
       name: 'mediagate_media_redirects_total',
       help: 'Media URL requests by outcome (redirect_authenticated, redirect_anonymous, or the error code: unauthorized, forbidden, not_found, too_many_requests, ...)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    shareLinkUses: new Counter({
+      name: 'mediagate_share_link_requests_total',
+      help: 'Share link requests by outcome (redirect, proxied, or the error code: not_found, too_many_requests, ...)',
       labelNames: ['outcome'],
       registers,
     }),

@@ -13,6 +13,7 @@ import { createAuthenticator, type Authenticator } from './domain/credentials.js
 import type { LocalInvalidation } from './domain/invalidation.js';
 import { MediaCache } from './domain/media-cache.js';
 import { createReadinessProbe, READINESS_CHECKS, type ReadinessProbe } from './domain/readiness.js';
+import { ShareLinkCache, ShareLinkUses } from './domain/share-links.js';
 import { SignedUrlCache } from './domain/signed-url-cache.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/server.js';
@@ -206,6 +207,9 @@ export interface Service {
   endDelay(): void;
 }
 
+// Uses of unlimited share links are written this often (the contract: within a few seconds).
+const SHARE_LINK_USES_FLUSH_MILLIS = 2000;
+
 export async function buildService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
   const resources = await openResources(config, log, { ...options, store: true });
   const store = resources.store!;
@@ -226,21 +230,38 @@ export async function buildService(config: Config, log: Logger, options: Service
   const scheduler = options.scheduler ?? realScheduler;
   const metrics = options.metrics ?? createMetrics();
   const { limits } = config;
+  // One count of failures per client address: failed authentications and failed share
+  // link look-ups alike.
+  const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit, windowSeconds: limits.authFailureWindowSeconds });
   const authenticator = createAuthenticator({
     db: resources.db,
     clock,
-    throttle: new AuthThrottle({ ...DEFAULT_THROTTLE, maxFailures: config.authFailureLimit, windowSeconds: limits.authFailureWindowSeconds }),
+    throttle,
     cacheTtlMillis: limits.cacheSeconds * 1000,
     cacheMax: limits.cacheEntries,
     clockSkewSeconds: limits.jwtClockSkewSeconds,
     onFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
-  const mediaCache = new MediaCache({ clock, max: limits.cacheEntries, ttlMillis: limits.cacheSeconds * 1000 });
+  const cacheOptions = { clock, max: limits.cacheEntries, ttlMillis: limits.cacheSeconds * 1000 };
+  const mediaCache = new MediaCache(cacheOptions);
+  const shareLinkCache = new ShareLinkCache(cacheOptions);
   const invalidate: LocalInvalidation = (invalidation) => {
-    if (invalidation.kind === 'credentials') authenticator.invalidateAccount(invalidation.accountSid);
-    else if (invalidation.mediaSid) mediaCache.invalidateMedia(invalidation.accountSid, invalidation.mediaSid);
-    else mediaCache.invalidateAccount(invalidation.accountSid);
+    const { accountSid } = invalidation;
+    if (invalidation.kind === 'credentials') {
+      authenticator.invalidateAccount(accountSid);
+      shareLinkCache.invalidateAccount(accountSid); // a deleted key's or application's links
+    } else if (invalidation.kind === 'share_links') {
+      shareLinkCache.invalidateAccount(accountSid);
+    } else if (invalidation.mediaSid) {
+      mediaCache.invalidateMedia(accountSid, invalidation.mediaSid);
+      shareLinkCache.invalidateAccount(accountSid, (live) => live.media.sid === invalidation.mediaSid);
+    } else {
+      mediaCache.invalidateAccount(accountSid);
+      shareLinkCache.invalidateAccount(accountSid);
+    }
   };
+  const shareLinkUses = new ShareLinkUses(resources.db);
+  shareLinkUses.start(scheduler, SHARE_LINK_USES_FLUSH_MILLIS);
   // Keeps this instance's caches honest: a change committed through any instance
   // reaches every instance by NOTIFY. While LISTEN is not connected (from start-up until
   // it first is, and after any loss) a revocation could go unheard, so the caches are
@@ -248,6 +269,7 @@ export async function buildService(config: Config, log: Logger, options: Service
   const trustCaches = (trusted: boolean) => {
     authenticator.setCacheTrusted(trusted);
     mediaCache.setTrusted(trusted);
+    shareLinkCache.setTrusted(trusted);
     metrics.invalidationFeedUp.set(trusted ? 1 : 0);
   };
   trustCaches(false);
@@ -305,6 +327,12 @@ export async function buildService(config: Config, log: Logger, options: Service
     urlCache: caches
       ? new SignedUrlCache({ ttlSeconds: config.mediaUrlTtlSeconds, reuseSeconds: limits.signedUrlReuseSeconds, max: limits.cacheEntries })
       : undefined,
+    shareLinkCache: caches ? shareLinkCache : undefined,
+    shareUrlCache: caches
+      ? new SignedUrlCache({ ttlSeconds: config.shareUrlTtlSeconds, reuseSeconds: limits.signedUrlReuseSeconds, max: limits.cacheEntries })
+      : undefined,
+    shareLinkUses,
+    throttle,
     invalidate,
   });
   const http = createHttpServer(app, { maxConnections: config.maxConnections, limits });
@@ -313,6 +341,7 @@ export async function buildService(config: Config, log: Logger, options: Service
 
   const closeAll = async (waitForJobsMillis: number) => {
     await jobs?.stop(waitForJobsMillis);
+    await shareLinkUses.stop();
     await feed.close();
     await resources.close();
   };

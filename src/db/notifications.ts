@@ -9,7 +9,8 @@ const CHANNEL = 'mediagate_invalidate';
 
 export type Invalidation =
   | { kind: 'credentials'; accountSid: string }
-  | { kind: 'media'; accountSid: string; mediaSid?: string | undefined };
+  | { kind: 'media'; accountSid: string; mediaSid?: string | undefined }
+  | { kind: 'share_links'; accountSid: string };
 
 export async function notifyInvalidation(db: Queryable, invalidation: Invalidation): Promise<void> {
   await db.query({

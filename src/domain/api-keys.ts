@@ -1,5 +1,6 @@
 import { withTransaction, type Db } from '../db/pool.js';
 import { insertEvent } from '../db/queries/events.js';
+import { deleteShareLinksCreatedBy } from '../db/queries/share-links.js';
 import { deleteApiKey as deleteApiKeyRow, insertApiKey, listApiKeys, type ApiKeyRow } from '../db/queries/keys.js';
 import { validateName } from './accounts.js';
 import { NotFound } from './errors.js';
@@ -38,11 +39,15 @@ export async function getApiKeys(db: Db, accountSid: string): Promise<ApiKey[]> 
   return (await listApiKeys(db, accountSid)).map(apiKeyFromRow);
 }
 
-/** Deletes the key; every instance drops it from its cache when this commits. */
+/**
+ * Deletes the key, and the share links it created (a leaked key's links die with it);
+ * every instance drops both from its caches when this commits.
+ */
 export async function deleteApiKey(deps: InvalidationDeps, accountSid: string, keySid: string): Promise<void> {
   if (!isSid(keySid, 'SK')) throw new NotFound('no such key');
   await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await deleteApiKeyRow(tx, accountSid, keySid))) throw new NotFound('no such key');
-    await insertEvent(tx, accountSid, 'api_key.deleted', { key_sid: keySid });
+    const links = await deleteShareLinksCreatedBy(tx, accountSid, keySid);
+    await insertEvent(tx, accountSid, 'api_key.deleted', { key_sid: keySid, ...(links > 0 && { share_links_deleted: links }) });
   });
 }

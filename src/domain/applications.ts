@@ -10,6 +10,7 @@ import {
 } from '../db/queries/applications.js';
 import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
+import { deleteShareLinksCreatedBy } from '../db/queries/share-links.js';
 import { validateName } from './accounts.js';
 import { Forbidden, InvalidRequest, NotFound } from './errors.js';
 import { normalizeApplicationId } from './ids.js';
@@ -101,15 +102,16 @@ export async function findApplicationForJwt(db: Db, applicationId: string): Prom
 }
 
 /**
- * Revokes an application: its JWTs fail from the commit on, on every instance. Media
- * bound to it keeps its application_id, so no other application's JWT can reach it,
- * while the account's token and keys still can.
+ * Revokes an application: its JWTs and the share links it created fail from the commit
+ * on, on every instance. Media bound to it keeps its application_id, so no other
+ * application's JWT can reach it, while the account's token and keys still can.
  */
 export async function deleteApplication(deps: InvalidationDeps, accountSid: string, applicationId: string): Promise<void> {
   const id = normalizeApplicationId(applicationId);
   if (!id) throw new NotFound('no such application');
   await commitWithInvalidation(deps, { kind: 'credentials', accountSid }, async (tx) => {
     if (!(await deleteApplicationRow(tx, accountSid, id))) throw new NotFound('no such application');
-    await insertEvent(tx, accountSid, 'application.deleted', { application_id: id });
+    const links = await deleteShareLinksCreatedBy(tx, accountSid, id);
+    await insertEvent(tx, accountSid, 'application.deleted', { application_id: id, ...(links > 0 && { share_links_deleted: links }) });
   });
 }

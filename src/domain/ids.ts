@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 
 // Identifiers are a two-letter prefix and 128 random bits as lowercase hex: unguessable,
 // never sequential (the contract's table of identifiers).
-const SID = /^(AC|SK|ME)[0-9a-f]{32}$/;
+const SID = /^(AC|SK|ME|SL)[0-9a-f]{32}$/;
 
-export type SidPrefix = 'AC' | 'SK' | 'ME';
+export type SidPrefix = 'AC' | 'SK' | 'ME' | 'SL';
 
 export function newSid(prefix: SidPrefix): string {
   return prefix + randomBytes(16).toString('hex');
@@ -13,6 +13,11 @@ export function newSid(prefix: SidPrefix): string {
 /** A 128-bit secret (auth token or key secret), 32 lowercase hex characters. */
 export function newSecret(): string {
   return randomBytes(16).toString('hex');
+}
+
+/** A capability token for a URL: 256 random bits, base64url (43 characters). */
+export function newUrlToken(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 export function isSid(value: string, prefix: SidPrefix): boolean {

@@ -177,7 +177,7 @@ export async function getMedia(deps: Pick<MediaDeps, 'db'>, accountSid: string, 
 
 /** The media in memory, if this instance has it cached (the redirect's fast path). */
 export function cachedMedia(deps: Pick<MediaDeps, 'mediaCache' | 'clock'>, accountSid: string, mediaSid: string): Media | undefined {
-  return deps.mediaCache?.get(accountSid, mediaSid, deps.clock().getTime());
+  return deps.mediaCache?.getMedia(accountSid, mediaSid, deps.clock().getTime());
 }
 
 /** The media from the cache or the database; MediaNotFound when there is none (step 3 of the media URL). */
@@ -186,7 +186,7 @@ export async function findMedia(deps: Pick<MediaDeps, 'db' | 'mediaCache' | 'clo
   if (cached) return cached;
   const generation = deps.mediaCache?.currentGeneration() ?? 0;
   const { media, retentionDays } = await readMedia(deps.db, accountSid, mediaSid);
-  deps.mediaCache?.set(media, retentionDays, generation);
+  deps.mediaCache?.setMedia(media, retentionDays, generation);
   return media;
 }
 

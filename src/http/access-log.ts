@@ -24,14 +24,14 @@ export function accessLog(log: Logger, metrics: Metrics) {
   const destination = (log as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
   const head = `{"level":${INFO},"time":`;
   const pid = `,"pid":${process.pid}`;
-  return function logRequest(ctx: Context, route: string, startedNs: bigint): void {
+  return function logRequest(ctx: Context, route: string, startedNs: bigint, redactPath = false): void {
     const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
     const method = ctx.method;
     const status = ctx.status;
     metrics.httpRequests.inc({ method, route, status: String(status) });
     metrics.httpDuration.observe({ method, route }, seconds);
     if (!log.isLevelEnabled('info')) return;
-    const path = ctx.path;
+    const path = redactPath ? route : ctx.path;
     const principal = ctx.state.principal as { credentialSid?: string } | undefined;
     const errorCode = ctx.state.errorCode as string | undefined;
     let line =

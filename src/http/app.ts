@@ -8,6 +8,7 @@ import type { LocalInvalidation } from '../domain/invalidation.js';
 import type { MediaDeps } from '../domain/media.js';
 import type { LocalStore } from '../domain/blobs.js';
 import type { ReadinessProbe } from '../domain/readiness.js';
+import type { ShareLinkDeps } from '../domain/share-links.js';
 import type { Metrics } from '../metrics.js';
 import type { Scheduler } from '../scheduler.js';
 import { accessLog, requestIdOf } from './access-log.js';
@@ -23,7 +24,16 @@ import { RouteTable, type RouteInput, type TableEntry } from './route.js';
 export interface AppDeps {
   config: Pick<
     Config,
-    'publicBaseUrl' | 'mediaMaxBytes' | 'mediaUrlTtlSeconds' | 'trustProxy' | 'corsOrigins' | 'metricsToken' | 'mediaDelivery' | 'limits'
+    | 'publicBaseUrl'
+    | 'mediaMaxBytes'
+    | 'mediaUrlTtlSeconds'
+    | 'trustProxy'
+    | 'corsOrigins'
+    | 'metricsToken'
+    | 'mediaDelivery'
+    | 'shareLinkMaxSeconds'
+    | 'shareUrlTtlSeconds'
+    | 'limits'
   >;
   db: MediaDeps['db'];
   store: MediaDeps['store'];
@@ -37,6 +47,11 @@ export interface AppDeps {
   scheduler: Scheduler;
   mediaCache?: MediaDeps['mediaCache'];
   urlCache?: MediaDeps['urlCache'];
+  shareLinkCache?: ShareLinkDeps['cache'];
+  shareUrlCache?: ShareLinkDeps['urlCache'];
+  shareLinkUses: ShareLinkDeps['uses'];
+  /** failed authentications and failed share link look-ups, per client address */
+  throttle: ShareLinkDeps['throttle'];
   /** tells this instance's caches about changes it just committed */
   invalidate: LocalInvalidation;
 }
@@ -58,9 +73,23 @@ export function createApp(deps: AppDeps): Koa {
 
   const auth: AuthDeps = { authenticator: deps.authenticator, findSession: (sessionId) => findSession(deps, sessionId) };
   let documentText: string | undefined;
+  const shareLinks: ShareLinkDeps = {
+    db: deps.db,
+    store: deps.store,
+    clock: deps.clock,
+    invalidate: deps.invalidate,
+    maxSeconds: config.shareLinkMaxSeconds,
+    urlTtlSeconds: config.shareUrlTtlSeconds,
+    cache: deps.shareLinkCache,
+    urlCache: deps.shareUrlCache,
+    throttle: deps.throttle,
+    uses: deps.shareLinkUses,
+  };
   const areas = createAreas(config, {
     config,
+    shareLinks: { ...shareLinks, metrics: deps.metrics, mediaDelivery: config.mediaDelivery },
     api: {
+      shareLinks,
       ...auth,
       db: deps.db,
       store: deps.store,
@@ -105,7 +134,7 @@ export function createApp(deps: AppDeps): Koa {
     // dripped byte by byte) must not keep the connection: Node would otherwise read and
     // discard it to reuse the socket, for as long as the client sends.
     if (!ctx.req.complete) ctx.set('Connection', 'close');
-    logRequest(ctx, route, started);
+    logRequest(ctx, route, started, area?.redactsPath);
   };
 
   const fail = (ctx: Context, area: Area | undefined, err: unknown) => answerError(ctx, err, errorDeps, area?.challenge(ctx));

@@ -22,4 +22,6 @@ export interface Area {
   challenge(ctx: Context): string | undefined;
   /** headers every answer of the area carries, errors included (Cache-Control, CSP) */
   leave(ctx: Context): void;
+  /** the access line shows the route's pattern, not the path (a path that is a secret) */
+  readonly redactsPath?: boolean;
 }

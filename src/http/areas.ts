@@ -17,15 +17,18 @@ import { healthRoutes } from './routes/health.js';
 import { mediaRoutes } from './routes/media.js';
 import { mediaUrlRoutes } from './routes/media-url.js';
 import { settingsRoutes } from './routes/settings.js';
+import { shareLinkRoutes } from './routes/share-links.js';
+import { GONE_PAGE, sharedRoutes, type SharedDeps } from './routes/shared.js';
 
 export type AreaConfig = Pick<
   Config,
-  'publicBaseUrl' | 'corsOrigins' | 'mediaUrlTtlSeconds' | 'mediaMaxBytes' | 'metricsToken' | 'limits'
+  'publicBaseUrl' | 'corsOrigins' | 'mediaUrlTtlSeconds' | 'mediaMaxBytes' | 'metricsToken' | 'shareLinkMaxSeconds' | 'shareUrlTtlSeconds' | 'limits'
 >;
 
 export interface AreaDeps {
   config: AreaConfig;
   api: ApiDeps & AuthDeps;
+  shareLinks: SharedDeps;
   console: ConsoleSessionDeps & AuthDeps & { secureCookies: boolean };
   /** set: the zero-config store, whose signed blob URLs this service serves */
   localStore: LocalStore | undefined;
@@ -47,7 +50,7 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
     {
       // The account's API: any credential of the account, or its owner's (per route).
       name: 'api',
-      routes: [...mediaRoutes(config), ...settingsRoutes(), ...credentialRoutes(), ...eventRoutes()],
+      routes: [...mediaRoutes(config), ...shareLinkRoutes(config), ...settingsRoutes(), ...credentialRoutes(), ...eventRoutes()],
       deps: deps?.api,
       enter(ctx, allow) {
         if (origins.cors(ctx, allow)) return true;
@@ -66,6 +69,27 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
       enter: (ctx, allow) => origins.cors(ctx, allow),
       challenge: basicChallenge,
       leave: (ctx) => ctx.set('Cache-Control', 'private, no-store'),
+    },
+    {
+      // Share links: capabilities for people and players with no credentials. Any page
+      // may use one (an <audio> of another site); nothing of it is cached or indexed, nor
+      // sent on as a Referer; its path (the token) is not logged.
+      name: 'shared',
+      routes: sharedRoutes(config),
+      deps: deps?.shareLinks,
+      redactsPath: true,
+      enter: (ctx, allow) => anyOriginCors(ctx, allow, 'Range, If-None-Match', 'Location, Content-Length, Content-Range, ETag, X-Request-Id'),
+      challenge: nothing,
+      leave(ctx) {
+        ctx.set('Cache-Control', 'private, no-store');
+        ctx.set('Referrer-Policy', 'no-referrer');
+        ctx.set('X-Robots-Tag', 'noindex, nofollow');
+        if (ctx.status === 404 && ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') {
+          ctx.set('Content-Security-Policy', "default-src 'none'");
+          ctx.type = 'text/html; charset=utf-8';
+          ctx.body = GONE_PAGE;
+        }
+      },
     },
     {
       // The local store's signed URLs: bearer capabilities any page may fetch; whatever

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseConfig, type Config } from '../config.js';
+import { parseConfig } from '../config.js';
 import type { Area } from './area.js';
-import { createAreas } from './areas.js';
+import { createAreas, type AreaConfig } from './areas.js';
 import { CSRF_HEADER, SESSION_COOKIE } from './auth.js';
 import { ERRORS, WWW_AUTHENTICATE, type AnsweredCode } from './errors.js';
 import type { Answer, Route } from './route.js';
@@ -19,7 +19,7 @@ import { responseComponents } from './schemas.js';
 // - `x-mediagate-absent-when-request-header` on a header: not sent when the request
 //   carried that header (no Basic challenge for the console's own calls).
 
-export type OpenApiOptions = Pick<Config, 'publicBaseUrl' | 'mediaUrlTtlSeconds' | 'mediaMaxBytes' | 'corsOrigins' | 'metricsToken' | 'limits'>;
+export type OpenApiOptions = AreaConfig;
 
 type Json = Record<string, unknown>;
 
@@ -103,6 +103,7 @@ const errorResponseName = (code: AnsweredCode) => `Error${ERRORS[code].status}`;
 const AREA_ERRORS: Record<string, readonly AnsweredCode[]> = {
   api: ['unauthorized', 'forbidden', 'too_many_requests', 'service_unavailable'],
   'media-url': [],
+  shared: [],
   blobs: [],
   console: [],
   ops: [],
@@ -126,6 +127,8 @@ const PATH_PARAMETERS: Record<string, Json> = {
   KeySid: { schema: { type: 'string', pattern: '^SK[0-9a-f]{32}$' }, example: 'SK0123456789abcdef0123456789abcdef' },
   ApplicationId: { schema: { type: 'string', format: 'uuid' }, example: '2f1e7c9a-5b3d-4e8f-9a1b-0c2d3e4f5a6b' },
   File: { schema: { type: 'string' }, example: 'app.js' },
+  ShareLinkSid: { schema: { type: 'string', pattern: '^SL[0-9a-f]{32}$' }, example: 'SL0123456789abcdef0123456789abcdef' },
+  Token: { schema: { type: 'string' }, description: "the link's token (in its URL only)", example: 'm7Qw1tq0fUo2M1V3YbdJYxk3sd6m3u7w3PwYtIcI2lE' },
 };
 
 /** The query parameters of a route's query schema, each with its schema from zod. */
@@ -214,6 +217,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       { name: 'Media', description: 'Upload, read, list and delete media: any credential of the account.' },
       { name: 'Settings', description: "Protection per media kind and retention: the account's auth token." },
       { name: 'Credentials', description: "API keys, auth-token rotation and applications: the account's auth token." },
+      { name: 'Share links', description: 'Capability URLs for one media item, for people and players with no credentials; revocable.' },
       { name: 'Events', description: 'Credential and setting changes.' },
       { name: 'Blobs', description: "The local store's signed URLs (local-disk store only)." },
       { name: 'Console', description: "The owner's web console and its session." },

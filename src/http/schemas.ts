@@ -215,6 +215,8 @@ export const accountEvent = component(
       'media_protection.changed',
       'media_protection.protected_existing',
       'retention.changed',
+      'share_link.created',
+      'share_link.deleted',
     ]),
     detail: z.record(z.string(), z.unknown()).meta({ description: 'what changed (never a secret)' }),
     created_at: timestamp,
@@ -228,6 +230,53 @@ export const accountEvent = component(
 export const eventList = component(z.strictObject({ events: z.array(accountEvent), next_page_token: pageToken }), {
   id: 'AccountEventList',
   description: 'A page of events, newest first.',
+});
+
+const shareLinkSid = z.string().regex(new RegExp(`^SL${SID_HEX}$`)).meta({ examples: ['SL0123456789abcdef0123456789abcdef'] });
+const shareLinkFields = {
+  sid: shareLinkSid,
+  media_sid: mediaSid,
+  expires_at: timestamp,
+  max_uses: z.int().min(1).nullable().meta({ description: 'null: unlimited' }),
+  uses: z.int().nonnegative().meta({ description: 'GETs answered with a redirect or the bytes (unlimited links: written within seconds)' }),
+  last_used_at: timestamp.nullable(),
+  disposition: z.enum(['inline', 'attachment']),
+  label: z.string().nullable(),
+  created_at: timestamp,
+  created_by: z.string().meta({ description: "the credential that created it: the account sid (auth token), a key sid or an application id; the link dies with that key or application" }),
+};
+
+export const shareLink = component(z.strictObject(shareLinkFields), {
+  id: 'ShareLink',
+  description: 'A share link, without its URL (shown only when it is created).',
+});
+
+export const shareLinkCreated = component(
+  z.strictObject({ ...shareLinkFields, url: z.url().meta({ description: '`{PUBLIC_BASE_URL}/s/{token}`: shown this once (only a digest of the token is stored)' }) }),
+  {
+    id: 'ShareLinkCreated',
+    description: 'A new share link, with its URL.',
+    examples: [
+      {
+        sid: 'SL0123456789abcdef0123456789abcdef',
+        media_sid: 'ME0123456789abcdef0123456789abcdef',
+        url: 'https://media.example.com/s/m7Qw1tq0fUo2M1V3YbdJYxk3sd6m3u7w3PwYtIcI2lE',
+        expires_at: '2026-12-11T09:30:00.000Z',
+        max_uses: null,
+        uses: 0,
+        last_used_at: null,
+        disposition: 'inline',
+        label: 'voicemail for Ana',
+        created_at: '2026-12-04T09:30:00.000Z',
+        created_by: 'AC0123456789abcdef0123456789abcdef',
+      },
+    ],
+  },
+);
+
+export const shareLinkList = component(z.strictObject({ share_links: z.array(shareLink), next_page_token: pageToken }), {
+  id: 'ShareLinkList',
+  description: 'A page of live share links, newest first.',
 });
 
 export const consoleSession = component(

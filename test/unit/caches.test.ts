@@ -10,34 +10,34 @@ describe('MediaCache', () => {
     const cache = cacheOn(() => new Date());
     const generation = cache.currentGeneration();
     cache.invalidateAccount('AC1'); // e.g. protect-existing committed while the row was read
-    cache.set(testMedia('ME1'), null, generation);
-    expect(cache.get('AC1', 'ME1', Date.now())).toBeUndefined();
-    cache.set(testMedia('ME1'), null, cache.currentGeneration());
-    expect(cache.get('AC1', 'ME1', Date.now())?.sid).toBe('ME1');
+    cache.setMedia(testMedia('ME1'), null, generation);
+    expect(cache.getMedia('AC1', 'ME1', Date.now())).toBeUndefined();
+    cache.setMedia(testMedia('ME1'), null, cache.currentGeneration());
+    expect(cache.getMedia('AC1', 'ME1', Date.now())?.sid).toBe('ME1');
   });
 
   it('forgets a media once its account retention expires it', () => {
     const cache = cacheOn(() => new Date());
-    cache.set(testMedia('ME2', { createdAt: new Date(Date.now() - 3 * 86_400_000) }), 2, cache.currentGeneration());
-    expect(cache.get('AC1', 'ME2', Date.now())).toBeUndefined();
+    cache.setMedia(testMedia('ME2', { createdAt: new Date(Date.now() - 3 * 86_400_000) }), 2, cache.currentGeneration());
+    expect(cache.getMedia('AC1', 'ME2', Date.now())).toBeUndefined();
   });
 
   it('keeps and serves nothing while untrusted (the invalidation feed is down)', () => {
     const cache = cacheOn(() => new Date());
-    cache.set(testMedia('ME3'), null, cache.currentGeneration());
+    cache.setMedia(testMedia('ME3'), null, cache.currentGeneration());
     cache.setTrusted(false);
-    expect(cache.get('AC1', 'ME3', Date.now())).toBeUndefined();
-    cache.set(testMedia('ME3'), null, cache.currentGeneration());
+    expect(cache.getMedia('AC1', 'ME3', Date.now())).toBeUndefined();
+    cache.setMedia(testMedia('ME3'), null, cache.currentGeneration());
     cache.setTrusted(true);
-    expect(cache.get('AC1', 'ME3', Date.now())).toBeUndefined();
+    expect(cache.getMedia('AC1', 'ME3', Date.now())).toBeUndefined();
   });
 
   it('spreads the expiry of media cached together over the last quarter of the TTL', () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const cache = cacheOn(() => new Date(now), 40_000);
     const sids = Array.from({ length: 200 }, (_, i) => `ME${i}`);
-    for (const sid of sids) cache.set(testMedia(sid), null, cache.currentGeneration());
-    const cached = () => sids.filter((sid) => cache.get('AC1', sid, now)).length;
+    for (const sid of sids) cache.setMedia(testMedia(sid), null, cache.currentGeneration());
+    const cached = () => sids.filter((sid) => cache.getMedia('AC1', sid, now)).length;
     now += 29_999; // before 75 % of the TTL: every one
     expect(cached()).toBe(200);
     now += 5_000; // between: some expired, some not (all on one side: odds 2^-199)

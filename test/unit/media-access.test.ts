@@ -70,7 +70,7 @@ function setup() {
     urlCache: new SignedUrlCache({ ttlSeconds: 14_400, reuseSeconds: 60, max: 100 }),
     invalidate: () => undefined,
   };
-  const cache = (media: Media, retentionDays: number | null = null) => deps.mediaCache!.set(media, retentionDays, deps.mediaCache!.currentGeneration());
+  const cache = (media: Media, retentionDays: number | null = null) => deps.mediaCache!.setMedia(media, retentionDays, deps.mediaCache!.currentGeneration());
   const whole = async (sid: string) => signMediaUrl(deps, await findMedia(deps, 'AC1', sid), { method: 'GET', attachment: false });
   const fast = (sid: string) => {
     const media = cachedMedia(deps, 'AC1', sid);

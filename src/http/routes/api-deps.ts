@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { InvalidationDeps } from '../../domain/invalidation.js';
 import type { MediaDeps } from '../../domain/media.js';
+import type { ShareLinkDeps } from '../../domain/share-links.js';
 import type { Metrics } from '../../metrics.js';
 import type { UploadPace } from '../upload-pace.js';
 
@@ -10,4 +11,5 @@ export interface ApiDeps extends MediaDeps, InvalidationDeps {
   mediaDelivery: Config['mediaDelivery'];
   metrics: Metrics;
   uploadPace: UploadPace;
+  shareLinks: ShareLinkDeps;
 }
