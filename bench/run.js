@@ -319,6 +319,14 @@ for (const workers of [1, 2]) {
       await load(`legacy media, anonymous, ${SMALL} rows`, `${base}${mediaPath(small.account, small.sidOf(2))}`, {}, child.pid);
       await load(`protected media, no credentials: 401`, hotUrl, {}, child.pid);
       await load(`protected, Basic, ?redirect=false (the URL as JSON)`, `${hotUrl}?redirect=false`, { headers: { Authorization: basic(small.account) } }, child.pid);
+      // A share link of the same media, no credentials: its redirect is answered from memory too.
+      const created = await fetch(`${base}/v1/accounts/${small.account.sid}/media/${small.sidOf(3)}/share-links`, {
+        method: 'POST',
+        headers: { Authorization: basic(small.account), 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+      const { url: shareUrl } = await created.json();
+      await load('share link, no credentials, one link hot', shareUrl, {}, child.pid);
     }
     await stopProcess(child);
   }
@@ -438,6 +446,7 @@ const lines = [
 ];
 const find = (prefix) => results.find((r) => r.scenario.startsWith(prefix) && !r.scenario.includes('WORKERS'));
 const hot = find(`protected, Basic, one media hot, ${SMALL} rows`);
+const shared = find('share link, no credentials');
 const cycled = find(`protected, Basic, 10,000 media cycled`);
 const naive = find('naive');
 const putDirect = find('s3rver: PUT');
@@ -476,6 +485,11 @@ const targets = [
       `worst ${fmt(w.ratio, 1)}× (${w.row?.scenario}: p99 ${fmt(w.row?.[c].p99, 2)} ms, median ${fmt(w.row?.[c].p50, 2)} ms)`,
     ];
   }),
+  ...clients.map((c) => [
+    `share link redirect ≥ 90 % of the hot media redirect (${c === 'ac' ? 'autocannon' : 'wrk'})`,
+    shared[c].rps >= 0.9 * hot[c].rps,
+    `${fmt((shared[c].rps / hot[c].rps) * 100)} % (${fmt(shared[c].rps)} against ${fmt(hot[c].rps)} req/s)`,
+  ]),
   [`10,000 cycled media over ${LARGE} rows ≥ 25 % of reference`, pct(cycled, 'ac') >= 25, `${fmt(pct(cycled, 'ac'))} %`],
   ['≥ 8× the naive design', hot.ac.rps / naive.ac.rps >= 8, `${fmt(hot.ac.rps / naive.ac.rps, 1)}×`],
   ['peak RSS ≤ 150 MB under load, S3 mode (one process)', maxRss(s3Rows) <= 150, `${fmt(maxRss(s3Rows))} MB`],
