@@ -40,6 +40,8 @@ export interface Config {
   readonly shareLinkMaxSeconds: number;
   /** what a store URL handed out for a share link lives: a revoked link's URLs die that soon */
   readonly shareUrlTtlSeconds: number;
+  /** what a direct upload's PUT URL lives */
+  readonly uploadUrlTtlSeconds: number;
   readonly limits: Limits;
 }
 
@@ -141,6 +143,7 @@ const schema = z.object({
   MEDIA_DELIVERY: z.enum(['redirect', 'proxy']).default('redirect'),
   SHARE_LINK_MAX_SECONDS: integer(60, 10 * 365 * 86_400).default(2_592_000),
   SHARE_URL_TTL_SECONDS: integer(1, MAX_URL_TTL_SECONDS).optional(),
+  UPLOAD_URL_TTL_SECONDS: integer(60, MAX_URL_TTL_SECONDS).default(900),
   CACHE_SECONDS: integer(0, 3600).default(30),
   CACHE_ENTRIES: integer(1, 10_000_000).default(20_000),
   SIGNED_URL_REUSE_SECONDS: integer(0, 3600).default(60),
@@ -253,6 +256,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     mediaDelivery: e.MEDIA_DELIVERY,
     shareLinkMaxSeconds: e.SHARE_LINK_MAX_SECONDS,
     shareUrlTtlSeconds: e.SHARE_URL_TTL_SECONDS ?? Math.min(300, e.MEDIA_URL_TTL_SECONDS),
+    uploadUrlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
     limits: Object.freeze({
       cacheSeconds: e.CACHE_SECONDS,
       cacheEntries: e.CACHE_ENTRIES,

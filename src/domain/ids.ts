@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 
 // Identifiers are a two-letter prefix and 128 random bits as lowercase hex: unguessable,
 // never sequential (the contract's table of identifiers).
-const SID = /^(AC|SK|ME|SL)[0-9a-f]{32}$/;
+const SID = /^(AC|SK|ME|SL|UP)[0-9a-f]{32}$/;
 
-export type SidPrefix = 'AC' | 'SK' | 'ME' | 'SL';
+export type SidPrefix = 'AC' | 'SK' | 'ME' | 'SL' | 'UP';
 
 export function newSid(prefix: SidPrefix): string {
   return prefix + randomBytes(16).toString('hex');

@@ -8,6 +8,7 @@ import {
   objectKeysAfter,
   tryAdvisoryLock,
 } from '../db/queries/maintenance.js';
+import { deleteCompletedUploads, deleteUncompletedUpload, expiredUploads, pendingUploadKeys } from '../db/queries/uploads.js';
 import { isObjectKey } from '../storage/object-key.js';
 import type { Store } from '../storage/store.js';
 
@@ -18,7 +19,10 @@ export interface GcReport {
   missingObjects: string[];
   /** objects without a row but younger than the grace period: maybe an upload in flight */
   youngUnreferenced: number;
-  /** temp files or unfinished multipart uploads, older than the grace period, removed */
+  /**
+   * what uploads cut short left: temp files or unfinished multipart uploads older than the
+   * grace period, and the objects of direct uploads never completed once their URL expired
+   */
   abandonedUploads: number;
 }
 
@@ -42,8 +46,22 @@ async function collectGarbageLocked(
   options: { graceSeconds: number; dryRun?: boolean },
 ): Promise<GcReport> {
   const report: GcReport = { removedObjects: [], missingObjects: [], youngUnreferenced: 0, abandonedUploads: 0 };
-  const cutoff = deps.clock().getTime() - options.graceSeconds * 1000;
+  const now = deps.clock();
+  const cutoff = now.getTime() - options.graceSeconds * 1000;
   if (!options.dryRun) report.abandonedUploads = await deps.store.removeAbandonedUploads(new Date(cutoff));
+  // Direct uploads never completed whose URL expired go, object and all, however young;
+  // each in a transaction that waits for a completion under way (then keeps it). An
+  // object whose URL may still be used is kept, however old.
+  for (const uploadId of await expiredUploads(deps.db, now)) {
+    if (options.dryRun) continue;
+    await withTransaction(deps.db, async (tx) => {
+      const key = await deleteUncompletedUpload(tx, uploadId);
+      if (key === undefined) return;
+      await deps.store.delete(key);
+      report.abandonedUploads++;
+    });
+  }
+  const pending = new Set(await pendingUploadKeys(deps.db, now));
 
   let rows: string[] = [];
   let rowIndex = 0;
@@ -70,6 +88,10 @@ async function collectGarbageLocked(
       rowIndex++;
       continue;
     }
+    if (pending.has(object.key)) {
+      report.youngUnreferenced++;
+      continue;
+    }
     if (object.lastModified.getTime() > cutoff) {
       report.youngUnreferenced++;
       continue;
@@ -81,6 +103,8 @@ async function collectGarbageLocked(
     report.missingObjects.push(row);
     rowIndex++;
   }
+  // Completed uploads are remembered for a day (completing again answers the same media).
+  if (!options.dryRun) await deleteCompletedUploads(deps.db, new Date(now.getTime() - 86_400_000));
   return report;
 }
 

@@ -30,7 +30,8 @@ export interface Media {
   kind: MediaKind;
   contentType: string;
   sizeBytes: number;
-  sha256: string;
+  /** hex; null for a direct upload completed without one (the service never saw its bytes) */
+  sha256: string | null;
   filename: string | null;
   objectKey: string;
   /** its kind's protection when it was created, or protect-existing since */
@@ -106,6 +107,12 @@ export interface UploadInput {
   body: Readable;
   /** the request's Content-Length, when it had one */
   declaredBytes?: number | undefined;
+  /**
+   * rejects when the body turns out not to be what was sent after all (a multipart form
+   * holding a second file, or cut short): awaited after the bytes are stored and before
+   * the row is inserted, so nothing is created then
+   */
+  bodyComplete?: Promise<void> | undefined;
 }
 
 /**
@@ -122,6 +129,7 @@ export async function uploadMedia(deps: MediaDeps, input: UploadInput): Promise<
   const discard = () => deps.store.delete(objectKey).catch(() => undefined);
   let row: MediaRow | undefined;
   try {
+    await input.bodyComplete;
     row = await insertMedia(deps.db, {
       sid,
       accountSid: input.accountSid,

@@ -33,6 +33,7 @@ export interface AppDeps {
     | 'mediaDelivery'
     | 'shareLinkMaxSeconds'
     | 'shareUrlTtlSeconds'
+    | 'uploadUrlTtlSeconds'
     | 'limits'
   >;
   db: MediaDeps['db'];
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): Koa {
     shareLinks: { ...shareLinks, metrics: deps.metrics, mediaDelivery: config.mediaDelivery },
     api: {
       shareLinks,
+      uploads: { db: deps.db, store: deps.store, clock: deps.clock, mediaMaxBytes: config.mediaMaxBytes, uploadUrlTtlSeconds: config.uploadUrlTtlSeconds },
       ...auth,
       db: deps.db,
       store: deps.store,

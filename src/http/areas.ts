@@ -18,11 +18,20 @@ import { mediaRoutes } from './routes/media.js';
 import { mediaUrlRoutes } from './routes/media-url.js';
 import { settingsRoutes } from './routes/settings.js';
 import { shareLinkRoutes } from './routes/share-links.js';
+import { uploadRoutes } from './routes/uploads.js';
 import { GONE_PAGE, sharedRoutes, type SharedDeps } from './routes/shared.js';
 
 export type AreaConfig = Pick<
   Config,
-  'publicBaseUrl' | 'corsOrigins' | 'mediaUrlTtlSeconds' | 'mediaMaxBytes' | 'metricsToken' | 'shareLinkMaxSeconds' | 'shareUrlTtlSeconds' | 'limits'
+  | 'publicBaseUrl'
+  | 'corsOrigins'
+  | 'mediaUrlTtlSeconds'
+  | 'mediaMaxBytes'
+  | 'metricsToken'
+  | 'shareLinkMaxSeconds'
+  | 'shareUrlTtlSeconds'
+  | 'uploadUrlTtlSeconds'
+  | 'limits'
 >;
 
 export interface AreaDeps {
@@ -50,7 +59,7 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
     {
       // The account's API: any credential of the account, or its owner's (per route).
       name: 'api',
-      routes: [...mediaRoutes(config), ...shareLinkRoutes(config), ...settingsRoutes(), ...credentialRoutes(), ...eventRoutes()],
+      routes: [...uploadRoutes(config), ...mediaRoutes(config), ...shareLinkRoutes(config), ...settingsRoutes(), ...credentialRoutes(), ...eventRoutes()],
       deps: deps?.api,
       enter(ctx, allow) {
         if (origins.cors(ctx, allow)) return true;
@@ -96,10 +105,11 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
       // they serve, errors included, runs nothing even if opened as a document.
       name: 'blobs',
       routes: deps && !deps.localStore ? [] : blobRoutes(),
-      deps: deps && { localStore: deps.localStore, clock: deps.clock },
+      deps: deps && { localStore: deps.localStore, clock: deps.clock, uploadPace: deps.api.uploadPace },
       enter(ctx, allow) {
         ctx.set('Content-Security-Policy', SANDBOX_CSP);
-        return anyOriginCors(ctx, allow, 'Range, If-None-Match', 'Content-Length, Content-Range, ETag');
+        // Content-Type: a page PUTs a direct upload with it (the console does).
+        return anyOriginCors(ctx, allow, 'Range, If-None-Match, Content-Type', 'Content-Length, Content-Range, ETag');
       },
       challenge: nothing,
       leave: nothing,

@@ -127,6 +127,7 @@ const PATH_PARAMETERS: Record<string, Json> = {
   KeySid: { schema: { type: 'string', pattern: '^SK[0-9a-f]{32}$' }, example: 'SK0123456789abcdef0123456789abcdef' },
   ApplicationId: { schema: { type: 'string', format: 'uuid' }, example: '2f1e7c9a-5b3d-4e8f-9a1b-0c2d3e4f5a6b' },
   File: { schema: { type: 'string' }, example: 'app.js' },
+  UploadId: { schema: { type: 'string', pattern: '^UP[0-9a-f]{32}$' }, example: 'UP0123456789abcdef0123456789abcdef' },
   ShareLinkSid: { schema: { type: 'string', pattern: '^SL[0-9a-f]{32}$' }, example: 'SL0123456789abcdef0123456789abcdef' },
   Token: { schema: { type: 'string' }, description: "the link's token (in its URL only)", example: 'm7Qw1tq0fUo2M1V3YbdJYxk3sd6m3u7w3PwYtIcI2lE' },
 };

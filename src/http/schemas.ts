@@ -60,7 +60,7 @@ export const media = component(
     kind,
     content_type: z.string().meta({ description: 'as sent with the upload; the media URL serves it back' }),
     size_bytes: z.int().nonnegative(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable().meta({ description: 'hex; null for a direct upload completed without one: the service never saw its bytes' }),
     filename: z.string().nullable(),
     created_at: timestamp,
     requires_auth: z.boolean().meta({
@@ -217,6 +217,8 @@ export const accountEvent = component(
       'retention.changed',
       'share_link.created',
       'share_link.deleted',
+      'upload.started',
+      'upload.completed',
     ]),
     detail: z.record(z.string(), z.unknown()).meta({ description: 'what changed (never a secret)' }),
     created_at: timestamp,
@@ -278,6 +280,29 @@ export const shareLinkList = component(z.strictObject({ share_links: z.array(sha
   id: 'ShareLinkList',
   description: 'A page of live share links, newest first.',
 });
+
+export const uploadStarted = component(
+  z.strictObject({
+    upload_id: z.string().regex(new RegExp(`^UP${SID_HEX}$`)),
+    url: z.url().meta({ description: 'the store URL to PUT the bytes to' }),
+    method: z.literal('PUT'),
+    headers: z.record(z.string(), z.string()).meta({ description: 'the headers the PUT must carry, exactly (they are signed): Content-Type, Content-Length, and with a sha256 on S3 x-amz-checksum-sha256' }),
+    expires_at: timestamp.meta({ description: 'when the URL stops taking the PUT' }),
+  }),
+  {
+    id: 'UploadStarted',
+    description: 'A direct upload: PUT the bytes to `url` with `headers`, then complete it.',
+    examples: [
+      {
+        upload_id: 'UP0123456789abcdef0123456789abcdef',
+        url: 'https://bucket.s3.amazonaws.com/AC0123456789abcdef0123456789abcdef/ME0123456789abcdef0123456789abcdef?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&X-Amz-Signature=…',
+        method: 'PUT',
+        headers: { 'Content-Type': 'audio/wav', 'Content-Length': '482044' },
+        expires_at: '2026-12-04T09:45:00.000Z',
+      },
+    ],
+  },
+);
 
 export const consoleSession = component(
   z.strictObject({

@@ -41,6 +41,9 @@ export function withCloudFrontUrls(store: Store, options: CloudFrontOptions): St
     list: () => store.list(),
     removeAbandonedUploads: (olderThan) => store.removeAbandonedUploads(olderThan),
     check: () => store.check(),
+    // Uploads go to the bucket itself, not through the distribution.
+    signUpload: (request) => store.signUpload(request),
+    stat: (key) => store.stat(key),
     close: () => store.close(),
 
     // CloudFront signatures do not cover the method: a URL signed for HEAD also serves

@@ -9,7 +9,7 @@ import { InvalidSignedUrl, ObjectTooLarge, StoreUnavailable } from './errors.js'
 import { isAccountPrefix, isObjectKey } from './object-key.js';
 import { MeasuredBody } from './measured-body.js';
 import { signMessage, verifyMessage, type Keyring } from './signing-keys.js';
-import type { ByteRange, ListedObject, SignedMethod, Store, StoredObject, UrlToSign } from './store.js';
+import type { ByteRange, ListedObject, ObjectFacts, SignedMethod, SignedUpload, Store, StoredObject, UploadToSign, UrlToSign } from './store.js';
 
 /**
  * The zero-configuration store: files under a directory, served by the service itself
@@ -20,6 +20,8 @@ import type { ByteRange, ListedObject, SignedMethod, Store, StoredObject, UrlToS
 export interface LocalStore extends Store {
   /** checks a blob URL's signature and expiry; InvalidSignedUrl when either fails */
   verifyUrl(request: BlobRequest): Promise<BlobAccess>;
+  /** checks an upload URL's signature and expiry (a PUT); InvalidSignedUrl when either fails */
+  verifyUpload(request: Omit<BlobRequest, 'method'>): Promise<UploadAccess>;
   /** the file of an object, or undefined when it is gone */
   statObject(key: string): Promise<{ path: string; sizeBytes: number; modifiedAt: Date } | undefined>;
 }
@@ -37,6 +39,13 @@ export interface BlobAccess {
   expiresAt: Date;
 }
 
+/** What an upload URL allows: one object of exactly this size and type (and these bytes, with a sha256). */
+export interface UploadAccess {
+  contentType: string;
+  sizeBytes: number;
+  sha256: string | undefined;
+}
+
 export const BLOB_PATH_PREFIX = '/v1/blobs/';
 const TMP_DIR = '.tmp';
 const SIGNATURE = /^[A-Za-z0-9_-]{86}$/;
@@ -48,6 +57,14 @@ function signedMessage(method: string, key: string, exp: string, kid: string, ct
   return ['mediagate-blob-v1', method, key, exp, kid, ct, cd].join('\n');
 }
 
+// An upload URL's message is of another kind (its own first line): no download URL's
+// signature can pass for an upload's, nor the other way round.
+function uploadMessage(key: string, exp: string, kid: string, ct: string, len: string, sha: string): string {
+  return ['mediagate-blob-put-v1', 'PUT', key, exp, kid, ct, len, sha].join('\n');
+}
+
+const isText = (v: unknown): v is string => typeof v === 'string';
+
 export function createLocalStore(options: { dir: string; keyring: Keyring; baseUrl: string }): LocalStore {
   const { dir, keyring, baseUrl } = options;
   // URLs already verified, until they expire: a hot media's URL is reused for up to a
@@ -57,6 +74,26 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
     if (!isObjectKey(key)) throw new Error(`not an object key: ${JSON.stringify(key)}`);
     return path.join(dir, key);
   };
+
+  /**
+   * Checks a URL's expiry field, key id and signature against the messages it may have
+   * been signed as; resolves with its expiry. Only the canonical spelling of a signature
+   * is accepted (base64url decoding ignores the unused low bits of the last character),
+   * so a URL has exactly one form.
+   */
+  async function verifySigned(request: { key: string; query: BlobRequest['query']; now: Date }, messages: (exp: string, kid: string) => string[]): Promise<Date> {
+    const { exp, kid, sig } = request.query;
+    if (!isObjectKey(request.key) || !isText(exp) || !/^\d{1,12}$/.test(exp) || !isText(kid) || !isText(sig) || !SIGNATURE.test(sig)) {
+      throw new InvalidSignedUrl('the URL is not a valid signed URL');
+    }
+    const signature = Buffer.from(sig, 'base64url');
+    if (signature.toString('base64url') !== sig) throw new InvalidSignedUrl('the URL signature is invalid');
+    const key = await keyring.find(kid);
+    if (!key || !messages(exp, kid).some((m) => verifyMessage(key, m, signature))) throw new InvalidSignedUrl('the URL signature is invalid');
+    const expiresAt = new Date(Number(exp) * 1000);
+    if (request.now.getTime() >= expiresAt.getTime()) throw new InvalidSignedUrl('the URL has expired');
+    return expiresAt;
+  }
 
   return {
     description: `local disk at ${dir}`,
@@ -124,42 +161,50 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
 
     async verifyUrl(request: BlobRequest): Promise<BlobAccess> {
       const { exp, kid, ct, cd = '', sig } = request.query;
-      const cacheKey = typeof sig === 'string' ? `${request.method} ${request.key} ${exp} ${kid} ${ct} ${cd} ${sig}` : undefined;
+      const cacheKey = isText(sig) ? `${request.method} ${request.key} ${exp} ${kid} ${ct} ${cd} ${sig}` : undefined;
       const hit = cacheKey === undefined ? undefined : verified.get(cacheKey);
       if (hit) {
         if (request.now.getTime() >= hit.expiresAt.getTime()) throw new InvalidSignedUrl('the URL has expired');
         return hit;
       }
-      if (
-        !isObjectKey(request.key) ||
-        typeof exp !== 'string' ||
-        !/^\d{1,12}$/.test(exp) ||
-        typeof kid !== 'string' ||
-        typeof ct !== 'string' ||
-        typeof cd !== 'string' ||
-        typeof sig !== 'string' ||
-        !SIGNATURE.test(sig) ||
-        CONTROL.test(ct) ||
-        CONTROL.test(cd)
-      ) {
-        throw new InvalidSignedUrl('the URL is not a valid signed media URL');
-      }
-      const signature = Buffer.from(sig, 'base64url');
-      // base64url decoding ignores the unused low bits of the last character: only the
-      // canonical spelling of a signature is accepted, so a URL has exactly one form.
-      if (signature.toString('base64url') !== sig) throw new InvalidSignedUrl('the URL signature is invalid');
-      const key = await keyring.find(kid);
+      if (!isText(ct) || !isText(cd) || CONTROL.test(ct) || CONTROL.test(cd)) throw new InvalidSignedUrl('the URL is not a valid signed media URL');
       // A URL signed for GET also serves HEAD (HTTP's HEAD is a GET without the body);
       // one signed for HEAD serves only HEAD, as S3's do.
       const methods: SignedMethod[] = request.method === 'HEAD' ? ['HEAD', 'GET'] : ['GET'];
-      const valid =
-        key !== undefined && methods.some((m) => verifyMessage(key, signedMessage(m, request.key, exp, kid, ct, cd), signature));
-      if (!valid) throw new InvalidSignedUrl('the URL signature is invalid');
-      const expiresAt = new Date(Number(exp) * 1000);
-      if (request.now.getTime() >= expiresAt.getTime()) throw new InvalidSignedUrl('the URL has expired');
+      const expiresAt = await verifySigned(request, (e, k) => methods.map((m) => signedMessage(m, request.key, e, k, ct, cd)));
       const access = { contentType: ct, contentDisposition: cd || undefined, expiresAt };
       verified.set(cacheKey!, access, { ttl: Math.max(1, expiresAt.getTime() - request.now.getTime()) });
       return access;
+    },
+
+    async signUpload(request: UploadToSign): Promise<SignedUpload> {
+      const key = keyring.current();
+      const exp = String(Math.floor(request.signedAt.getTime() / 1000) + request.ttlSeconds);
+      const len = String(request.sizeBytes);
+      const sha = request.sha256 ?? '';
+      const sig = signMessage(key, uploadMessage(request.key, exp, key.kid, request.contentType, len, sha)).toString('base64url');
+      const query = new URLSearchParams({ exp, kid: key.kid, ct: request.contentType, len });
+      if (sha) query.set('sha', sha);
+      query.set('sig', sig);
+      return {
+        url: `${baseUrl}${BLOB_PATH_PREFIX}${request.key}?${query}`,
+        headers: { 'Content-Type': request.contentType, 'Content-Length': len },
+      };
+    },
+
+    async verifyUpload(request): Promise<UploadAccess> {
+      const { ct, len, sha = '' } = request.query;
+      if (!isText(ct) || !isText(len) || !isText(sha) || CONTROL.test(ct) || !/^[1-9]\d{0,15}$/.test(len) || !/^([0-9a-f]{64})?$/.test(sha)) {
+        throw new InvalidSignedUrl('the URL is not a valid signed upload URL');
+      }
+      await verifySigned(request, (e, k) => [uploadMessage(request.key, e, k, ct, len, sha)]);
+      return { contentType: ct, sizeBytes: Number(len), sha256: sha || undefined };
+    },
+
+    async stat(key: string): Promise<ObjectFacts | undefined> {
+      const file = await this.statObject(key);
+      // The type and bytes of an upload were checked on its PUT (verifyUpload): none is kept beside the file.
+      return file && { sizeBytes: file.sizeBytes, contentType: undefined, sha256: undefined };
     },
 
     async check(): Promise<void> {

@@ -4,6 +4,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -13,7 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { ObjectTooLarge, StoreUnavailable } from './errors.js';
 import { MeasuredBody } from './measured-body.js';
-import type { ByteRange, ListedObject, Store, StoredObject, UrlToSign } from './store.js';
+import type { ByteRange, ListedObject, ObjectFacts, SignedUpload, Store, StoredObject, UploadToSign, UrlToSign } from './store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -26,6 +27,8 @@ export interface S3StoreOptions {
 }
 
 const UNHOISTED = new Set(['x-amz-content-sha256']);
+// A direct upload's checksum header stays a header the client sends (S3 checks the bytes against it).
+const UPLOAD_UNHOISTED = new Set(['x-amz-content-sha256', 'x-amz-checksum-sha256']);
 const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
 
 interface Origin {
@@ -183,6 +186,41 @@ export function createS3Store(options: S3StoreOptions): Store {
         },
       );
       return `${origin.protocol}//${host}${signed.path}?${formatQuery(signed.query ?? {})}`;
+    },
+
+    async signUpload(request: UploadToSign): Promise<SignedUpload> {
+      const headers: Record<string, string> = { 'Content-Type': request.contentType, 'Content-Length': String(request.sizeBytes) };
+      if (request.sha256) headers['x-amz-checksum-sha256'] = Buffer.from(request.sha256, 'hex').toString('base64');
+      const host = origin.port === undefined ? origin.hostname : `${origin.hostname}:${origin.port}`;
+      // Content-Type and Content-Length are among the signed headers: S3 refuses a PUT of
+      // another size or type (SignatureDoesNotMatch), and the checksum one of other bytes.
+      const signed = await presigner.presign(
+        {
+          method: 'PUT',
+          protocol: origin.protocol,
+          hostname: origin.hostname,
+          port: origin.port,
+          path: `${origin.basePath}/${encodeKey(request.key)}`,
+          query: {},
+          headers: { host, ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) },
+        },
+        { expiresIn: request.ttlSeconds, signingDate: request.signedAt, unhoistableHeaders: UPLOAD_UNHOISTED, unsignableHeaders: UNHOISTED },
+      );
+      return { url: `${origin.protocol}//${host}${signed.path}?${formatQuery(signed.query ?? {})}`, headers };
+    },
+
+    async stat(key: string): Promise<ObjectFacts | undefined> {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+        return {
+          sizeBytes: head.ContentLength ?? 0,
+          contentType: head.ContentType,
+          sha256: head.ChecksumSHA256 ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined,
+        };
+      } catch (err) {
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+        throw storeError(err);
+      }
     },
 
     async check(): Promise<void> {

@@ -7,6 +7,31 @@ export interface StoredObject {
   sha256: string;
 }
 
+/** What the store says of an object it holds (a direct upload's, before it becomes media). */
+export interface ObjectFacts {
+  sizeBytes: number;
+  /** as the store will serve it; undefined where the store keeps no type (the local store checks it on the PUT) */
+  contentType: string | undefined;
+  /** hex; undefined where the store does not report a checksum */
+  sha256: string | undefined;
+}
+
+export interface UploadToSign {
+  key: string;
+  contentType: string;
+  sizeBytes: number;
+  /** hex: the store refuses other bytes, where it checks (S3's x-amz-checksum-sha256) */
+  sha256?: string | undefined;
+  signedAt: Date;
+  ttlSeconds: number;
+}
+
+export interface SignedUpload {
+  url: string;
+  /** the headers the PUT must carry, exactly (they are signed) */
+  headers: Record<string, string>;
+}
+
 export interface UrlToSign {
   key: string;
   method: SignedMethod;
@@ -60,6 +85,10 @@ export interface Store {
   removeAbandonedUploads(olderThan: Date): Promise<number>;
   /** a URL that serves the object's bytes until it expires; no call to the store */
   signUrl(request: UrlToSign): Promise<string>;
+  /** a URL for one PUT of exactly `sizeBytes` bytes of `contentType` to `key` (a direct upload) */
+  signUpload(request: UploadToSign): Promise<SignedUpload>;
+  /** what the store holds under `key`, or undefined */
+  stat(key: string): Promise<ObjectFacts | undefined>;
   /**
    * Proves the store answers and takes our credentials (S3: HeadBucket; local: a file
    * written and removed), for start-up and /readyz; StoreUnavailable saying why if not.

@@ -6,7 +6,7 @@ export interface MediaRow {
   kind: string;
   content_type: string;
   size_bytes: number;
-  sha256: string;
+  sha256: string | null;
   filename: string | null;
   object_key: string;
   requires_auth: boolean;
@@ -26,7 +26,7 @@ export interface NewMedia {
   kind: string;
   contentType: string;
   sizeBytes: number;
-  sha256: string;
+  sha256: string | null;
   filename: string | null;
   objectKey: string;
   applicationId: string | null;

@@ -2,6 +2,7 @@ import type { Config } from '../../config.js';
 import type { InvalidationDeps } from '../../domain/invalidation.js';
 import type { MediaDeps } from '../../domain/media.js';
 import type { ShareLinkDeps } from '../../domain/share-links.js';
+import type { UploadDeps } from '../../domain/uploads.js';
 import type { Metrics } from '../../metrics.js';
 import type { UploadPace } from '../upload-pace.js';
 
@@ -12,4 +13,5 @@ export interface ApiDeps extends MediaDeps, InvalidationDeps {
   metrics: Metrics;
   uploadPace: UploadPace;
   shareLinks: ShareLinkDeps;
+  uploads: UploadDeps;
 }

@@ -7,6 +7,8 @@ import { MEDIA_KINDS } from '../../domain/media-kinds.js';
 import { principalOf } from '../auth.js';
 import { absentIfEmpty, pageSize } from '../input.js';
 import { route } from '../route.js';
+import { UnsupportedMediaType } from '../errors.js';
+import { readFilePart } from '../multipart.js';
 import { watchUploadPace } from '../upload-pace.js';
 import type { ApiDeps } from './api-deps.js';
 
@@ -94,8 +96,9 @@ export const mediaRoutes = (limits: { mediaMaxBytes: number }) => [
     tag: 'Media',
     summary: 'Upload media',
     description:
-      'The body is the raw bytes, streamed to the object store, with their `Content-Type` (kept and served back; default application/octet-stream). ' +
-      `The media records whether its kind is protected at this moment (\`requires_auth\`). Empty body: 400; over MEDIA_MAX_BYTES (${limits.mediaMaxBytes}): 413.`,
+      "The body is the raw bytes with the media's own `Content-Type` (kept and served back), or a `multipart/form-data` form holding exactly one file part (`curl -F file=@cat.jpg`, an HTML form) whose file name and type are used unless the query names them; either way streamed to the object store. " +
+      'A form-encoded body or one without a `Content-Type` (what `curl --data-binary` sends without `-H`) is refused with 415: nothing is stored. ' +
+      `The media records whether its kind is protected at this moment (\`requires_auth\`). Empty body, no file part or several: 400; over MEDIA_MAX_BYTES (${limits.mediaMaxBytes}): 413.`,
     auth: 'account',
     query: uploadQuery,
     queryNotes: {
@@ -103,23 +106,57 @@ export const mediaRoutes = (limits: { mediaMaxBytes: number }) => [
       filename: { description: 'a display name (its last path segment is kept)', example: 'a.jpg' },
       application_id: { description: "bind the media to this application of the account: its JWTs (and the account's token and keys) reach it, other applications' do not" },
     },
-    body: { other: { required: true, description: 'The bytes.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } } },
+    body: {
+      other: {
+        required: true,
+        description: "The bytes, with the media's own Content-Type; or a form with one file part.",
+        content: {
+          'multipart/form-data': {
+            schema: { type: 'object', properties: { file: { type: 'string', format: 'binary', description: 'the media (any field name; exactly one file part)' } }, required: ['file'] },
+            encoding: { file: { contentType: '*/*' } },
+          },
+          '*/*': { schema: { type: 'string', format: 'binary' } },
+        },
+      },
+    },
     answers: { 201: { description: 'Stored.', schema: 'Media', headers: { Location: { $ref: '#/components/headers/Location', description: 'the media URL' } } } },
-    errors: ['invalid_request', 'not_found', 'request_timeout', 'payload_too_large'],
+    errors: ['invalid_request', 'not_found', 'request_timeout', 'payload_too_large', 'unsupported_media_type'],
     async handle(ctx, { params, query }, deps: ApiDeps) {
       const q = query();
       const accountSid = params.accountSid!;
       const kind = parseKind(q.kind);
-      const filename = parseFilename(q.filename);
-      const contentType = parseContentType(ctx.get('Content-Type') || undefined);
+      const type = ctx.get('Content-Type');
+      if (type.trim() === '' || FORM_URLENCODED.test(type)) throw new UnsupportedMediaType(SEND_THE_MEDIA_TYPE);
       const applicationId = q.application_id === undefined ? null : q.application_id.toLowerCase();
       if (applicationId !== null) await checkUploadApplication(deps.db, accountSid, applicationId, principalOf(ctx));
-      const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
       const stopWatching = watchUploadPace(ctx, deps.uploadPace);
-      const media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes }).finally(stopWatching);
-      ctx.status = 201;
-      ctx.set('Location', mediaUrlOf(deps.publicBaseUrl, media));
-      ctx.body = mediaJson(deps.publicBaseUrl, media);
+      try {
+        let media: Media;
+        if (MULTIPART.test(type)) {
+          // A form (curl -F, an HTML form): its one file part is the media, named and
+          // typed as the part says unless the query names it.
+          const file = await readFilePart(ctx, deps.mediaMaxBytes);
+          media = await uploadMedia(deps, {
+            accountSid,
+            kind,
+            filename: parseFilename(q.filename ?? file.filename),
+            contentType: parseContentType(file.contentType),
+            applicationId,
+            body: file.stream,
+            bodyComplete: file.rest,
+          });
+        } else {
+          const filename = parseFilename(q.filename);
+          const contentType = parseContentType(type);
+          const declaredBytes = checkDeclaredLength(ctx, deps.mediaMaxBytes);
+          media = await uploadMedia(deps, { accountSid, kind, filename, contentType, applicationId, body: ctx.req, declaredBytes });
+        }
+        ctx.status = 201;
+        ctx.set('Location', mediaUrlOf(deps.publicBaseUrl, media));
+        ctx.body = mediaJson(deps.publicBaseUrl, media);
+      } finally {
+        stopWatching();
+      }
     },
   }),
   route({
@@ -138,6 +175,12 @@ export const mediaRoutes = (limits: { mediaMaxBytes: number }) => [
     },
   }),
 ];
+
+const MULTIPART = /^multipart\/form-data\s*(;|$)/i;
+const FORM_URLENCODED = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+// What curl --data-binary sends without -H: the bytes would be stored as a form, and served back so.
+const SEND_THE_MEDIA_TYPE =
+  "send the media's own Content-Type, such as image/jpeg; with curl: -H 'Content-Type: image/jpeg' (or send a form with one file: curl -F file=@cat.jpg)";
 
 /** Refuses by Content-Length before reading a byte; chunked bodies are counted as they stream. */
 function checkDeclaredLength(ctx: Context, maxBytes: number): number | undefined {
