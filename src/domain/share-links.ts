@@ -6,7 +6,7 @@ import {
   deleteShareLink as deleteShareLinkRow,
   findLiveShareLink,
   insertShareLink,
-  listLiveShareLinks,
+  listShareLinks as listShareLinkRows,
   takeShareLinkUse,
   type ShareLinkRow,
 } from '../db/queries/share-links.js';
@@ -105,7 +105,7 @@ const DEFAULT_LIFETIME_SECONDS = 7 * 86_400;
 
 /** Creates a link to a media the principal may read; the token is in the answer only (its digest is stored). */
 export async function createShareLink(
-  deps: Pick<ShareLinkDeps, 'db' | 'clock' | 'maxSeconds'>,
+  deps: Pick<ShareLinkDeps, 'db' | 'maxSeconds'>,
   principal: Principal,
   accountSid: string,
   mediaSid: string,
@@ -128,7 +128,7 @@ export async function createShareLink(
       accountSid,
       mediaSid: media.sid,
       tokenHash: hashSecret(token),
-      expiresAt: new Date(deps.clock().getTime() + lifetime * 1000),
+      lifetimeSeconds: lifetime,
       maxUses: input.maxUses ?? null,
       disposition: input.disposition ?? 'inline',
       label,
@@ -157,18 +157,18 @@ async function readableMedia(db: Db, principal: Principal, accountSid: string, m
 
 export interface ListShareLinksInput {
   accountSid: string;
-  /** one media's links (the principal must be able to read it), or the account's */
+  /** one media's live links (the principal must be able to read it), or all the account's */
   mediaSid: string | undefined;
   principal: Principal;
   pageSize: number;
   pageToken: string | undefined;
 }
 
-/** Live links, newest first; an application sees those of media it may read. */
+/** One media's live links, or all the account's (used up and expired too), newest first; an application sees those of media it may read. */
 export async function listShareLinks(deps: Pick<ShareLinkDeps, 'db'>, input: ListShareLinksInput): Promise<{ links: ShareLink[]; nextPageToken: string | null }> {
   if (input.mediaSid !== undefined) await readableMedia(deps.db, input.principal, input.accountSid, input.mediaSid);
   const after = input.pageToken === undefined ? undefined : decodeCursor(input.pageToken);
-  const rows = await listLiveShareLinks(
+  const rows = await listShareLinkRows(
     deps.db,
     {
       accountSid: input.accountSid,

@@ -1,6 +1,6 @@
 import busboy from 'busboy';
 import type { Context } from 'koa';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { InvalidRequest } from '../domain/errors.js';
 
 export interface FilePart {
@@ -37,7 +37,12 @@ export function readFilePart(ctx: Context, maxBytes: number): Promise<FilePart> 
     const rest = new Promise<void>((res, rej) => (settle = { resolve: res, reject: rej }));
     rest.catch(() => undefined); // observed by the caller once the file is stored
     parser.on('file', (_name, stream, info) => {
-      file = { stream, filename: info.filename || undefined, contentType: info.mimeType, rest };
+      // Handed on through a stream of our own: busboy fails its file stream with its own
+      // errors ("Unexpected end of form"), which are the client's doing, a 400.
+      const bytes = new PassThrough();
+      stream.on('error', () => bytes.destroy(CUT_SHORT()));
+      stream.pipe(bytes);
+      file = { stream: bytes, filename: info.filename || undefined, contentType: info.mimeType, rest };
       resolve(file);
     });
     parser.on('filesLimit', () => (problem ??= SEVERAL()));

@@ -278,7 +278,7 @@ export const shareLinkCreated = component(
 
 export const shareLinkList = component(z.strictObject({ share_links: z.array(shareLink), next_page_token: pageToken }), {
   id: 'ShareLinkList',
-  description: 'A page of live share links, newest first.',
+  description: 'A page of share links, newest first.',
 });
 
 export const uploadStarted = component(

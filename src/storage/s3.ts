@@ -29,6 +29,7 @@ export interface S3StoreOptions {
 const UNHOISTED = new Set(['x-amz-content-sha256']);
 // A direct upload's checksum header stays a header the client sends (S3 checks the bytes against it).
 const UPLOAD_UNHOISTED = new Set(['x-amz-content-sha256', 'x-amz-checksum-sha256']);
+const UPLOAD_SIGNED = new Set(['content-type', 'content-length', 'x-amz-checksum-sha256']);
 const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
 
 interface Origin {
@@ -97,7 +98,8 @@ export function createS3Store(options: S3StoreOptions): Store {
         }
       } catch (err) {
         if (measured.sizeBytes > maxBytes) throw new ObjectTooLarge(maxBytes);
-        if (body.destroyed && !body.readableEnded) throw err; // the client went away
+        // The body failed (the client went away, a form cut short): that, not what it made the SDK say, is why.
+        if (body.destroyed && !body.readableEnded) throw body.errored ?? err;
         throw storeError(err);
       }
       return { sizeBytes: measured.sizeBytes, sha256: measured.digest() };
@@ -204,7 +206,8 @@ export function createS3Store(options: S3StoreOptions): Store {
           query: {},
           headers: { host, ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) },
         },
-        { expiresIn: request.ttlSeconds, signingDate: request.signedAt, unhoistableHeaders: UPLOAD_UNHOISTED, unsignableHeaders: UNHOISTED },
+        // (The presigner leaves Content-Type unsigned unless told: a browser's PUT may set its own.)
+        { expiresIn: request.ttlSeconds, signingDate: request.signedAt, unhoistableHeaders: UPLOAD_UNHOISTED, unsignableHeaders: UNHOISTED, signableHeaders: UPLOAD_SIGNED },
       );
       return { url: `${origin.protocol}//${host}${signed.path}?${formatQuery(signed.query ?? {})}`, headers };
     },

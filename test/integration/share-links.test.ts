@@ -207,8 +207,11 @@ describe('the life of a link', () => {
     expect((await use(once.url!, { method: 'HEAD' })).status).toBe(302);
     expect((await use(once.url!)).status).toBe(302);
     expect((await use(once.url!)).status).toBe(404);
-    const listed = (await (await accountApi(a, owner, '/share-links')).json()) as { share_links: ShareLinkJson[] };
-    expect(listed.share_links.map((l) => l.sid)).not.toContain(once.sid); // used up: not live
+    // Used up: no longer among the media's live links, still in the account's list, with its one use.
+    const live = (await (await accountApi(a, owner, `/media/${m.sid}/share-links`)).json()) as { share_links: ShareLinkJson[] };
+    expect(live.share_links.map((l) => l.sid)).not.toContain(once.sid);
+    const all = (await (await accountApi(a, owner, '/share-links')).json()) as { share_links: ShareLinkJson[] };
+    expect(all.share_links.find((l) => l.sid === once.sid)).toMatchObject({ uses: 1, max_uses: 1 });
   });
 
   it("dies with the key or application that created it, with its media, and past its media's retention; a token rotation keeps it", async () => {

@@ -10,7 +10,11 @@ const sha256Hex = (data: string) => createHash('sha256').update(data, 'utf8').di
 const escape = (s: string) =>
   encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-export function expectedSignature(method: string, url: string, secretAccessKey: string): string {
+/**
+ * The signature of a presigned URL as AWS computes it. `headers`: the values of the
+ * signed headers other than host (a direct upload signs Content-Type and Content-Length).
+ */
+export function expectedSignature(method: string, url: string, secretAccessKey: string, headers: Record<string, string> = {}): string {
   const u = new URL(url);
   const params = [...u.searchParams.entries()].filter(([k]) => k !== 'X-Amz-Signature');
   const canonicalQuery = params
@@ -18,9 +22,16 @@ export function expectedSignature(method: string, url: string, secretAccessKey: 
     .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : 1))
     .map(([k, v]) => `${k}=${v}`)
     .join('&');
-  const signedHeaders = u.searchParams.get('X-Amz-SignedHeaders');
-  if (signedHeaders !== 'host') throw new Error(`unexpected signed headers ${signedHeaders}`);
-  const canonicalRequest = [method, u.pathname, canonicalQuery, `host:${u.host}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
+  const signedHeaders = u.searchParams.get('X-Amz-SignedHeaders')!;
+  const values: Record<string, string> = { host: u.host, ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) };
+  const canonicalHeaders = signedHeaders
+    .split(';')
+    .map((name) => {
+      if (values[name] === undefined) throw new Error(`no value given for the signed header ${name}`);
+      return `${name}:${values[name]!.trim()}\n`;
+    })
+    .join('');
+  const canonicalRequest = [method, u.pathname, canonicalQuery, canonicalHeaders, signedHeaders, 'UNSIGNED-PAYLOAD'].join('\n');
   const amzDate = u.searchParams.get('X-Amz-Date')!;
   const [, date, region, service] = u.searchParams.get('X-Amz-Credential')!.split('/');
   const scope = `${date}/${region}/${service}/aws4_request`;
@@ -29,6 +40,6 @@ export function expectedSignature(method: string, url: string, secretAccessKey: 
   return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
 }
 
-export function signatureValid(method: string, url: string, secretAccessKey: string): boolean {
-  return new URL(url).searchParams.get('X-Amz-Signature') === expectedSignature(method, url, secretAccessKey);
+export function signatureValid(method: string, url: string, secretAccessKey: string, headers: Record<string, string> = {}): boolean {
+  return new URL(url).searchParams.get('X-Amz-Signature') === expectedSignature(method, url, secretAccessKey, headers);
 }

@@ -32,7 +32,8 @@ export interface NewShareLink {
   accountSid: string;
   mediaSid: string;
   tokenHash: Buffer;
-  expiresAt: Date;
+  /** it expires this long after its creation (both by the database's clock) */
+  lifetimeSeconds: number;
   maxUses: number | null;
   disposition: string;
   label: string | null;
@@ -43,8 +44,8 @@ export async function insertShareLink(db: Queryable, link: NewShareLink): Promis
   const { rows } = await db.query<ShareLinkRow>({
     name: 'share-link-insert',
     text: `INSERT INTO share_links AS l (sid, account_sid, media_sid, token_hash, expires_at, max_uses, disposition, label, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-    values: [link.sid, link.accountSid, link.mediaSid, link.tokenHash, link.expiresAt, link.maxUses, link.disposition, link.label, link.createdBy],
+           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    values: [link.sid, link.accountSid, link.mediaSid, link.tokenHash, link.lifetimeSeconds, link.maxUses, link.disposition, link.label, link.createdBy],
   });
   return rows[0]!;
 }
@@ -111,8 +112,11 @@ export interface ListedShareLinkRow extends ShareLinkRow {
   media_application_id: string | null;
 }
 
-/** Live links of an account (or of one of its media), newest first, a page at a time. */
-export async function listLiveShareLinks(
+/**
+ * An account's links (live or not: an owner sees that a one-time link was used), or one
+ * media's live links, newest first, a page at a time.
+ */
+export async function listShareLinks(
   db: Queryable,
   filter: { accountSid: string; mediaSid: string | undefined; applicationId: string | undefined },
   after: ShareLinkCursor | undefined,
@@ -126,7 +130,7 @@ export async function listLiveShareLinks(
             WHERE l.account_sid = $1 AND ($2::text IS NULL OR l.media_sid = $2)
               AND ($3::uuid IS NULL OR m.application_id IS NULL OR m.application_id = $3::uuid)
               AND ($4::timestamptz IS NULL OR (l.created_at, l.sid) < ($4::timestamptz, $5::text))
-              AND ${LIVE}
+              AND ($2::text IS NULL OR ${LIVE})
             ORDER BY l.created_at DESC, l.sid DESC LIMIT $6`,
     values: [filter.accountSid, filter.mediaSid ?? null, filter.applicationId ?? null, after?.createdAt ?? null, after?.sid ?? null, limit],
   });

@@ -95,12 +95,12 @@ export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlT
       path: '/v1/accounts/{AccountSid}/share-links',
       operationId: 'listShareLinks',
       tag: 'Share links',
-      summary: "The account's live share links, newest first",
-      description: 'An application sees the links of media it may read.',
+      summary: "The account's share links, newest first",
+      description: 'Every link not deleted, live or not (expired, used up): the owner sees what became of a one-time link. An application sees the links of media it may read.',
       auth: 'account',
       query: listQuery,
       queryNotes: listNotes,
-      answers: { 200: { description: 'A page of live links (without their URLs).', schema: 'ShareLinkList' } },
+      answers: { 200: { description: 'A page of links (without their URLs).', schema: 'ShareLinkList' } },
       errors: ['invalid_request'],
       async handle(ctx, { params, query }, deps: ApiDeps) {
         const q = query();
