@@ -403,6 +403,79 @@ const body = Buffer.alloc(100 * 1024, 7);
   await stopProcess(child);
 }
 
+// Multipart uploads (curl -F, forms): one file part of 10 KB and of 1 MB.
+for (const [label, size] of [['10 KB', 10 * 1024], ['1 MB', 2 ** 20]]) {
+  const { child, base } = await startService('bench_small', 1);
+  const boundary = 'mediagate-bench-boundary';
+  const form = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    Buffer.alloc(size, 5),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  await load(
+    `multipart upload of ${label} through mediagate to s3rver`,
+    `${base}/v1/accounts/${small.account.sid}/media?kind=message`,
+    { method: 'POST', body: form, headers: { Authorization: basic(small.account), 'Content-Type': `multipart/form-data; boundary=${boundary}` } },
+    child.pid,
+  );
+  await stopProcess(child);
+}
+
+// Direct uploads: sign, PUT straight to s3rver, complete; against the same client PUTting
+// to s3rver alone. Each upload is three dependent requests to two hosts, beyond what
+// autocannon and wrk express: a loop of concurrent fetch clients drives it, and the
+// service's CPU per upload is read from /proc (utime + stime).
+const cpuTicks = (pid) => readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.slice(t.lastIndexOf(')') + 2).split(' ').slice(11, 13).reduce((a, v) => a + Number(v), 0));
+async function uploadLoop(concurrency, one) {
+  let done = 0;
+  let errors = 0;
+  const end = performance.now() + DURATION * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        try {
+          await one();
+          done++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { rps: done / DURATION, done, errors };
+}
+const directRows = [];
+{
+  const { child, base } = await startService('bench_small', 1);
+  const auth = { Authorization: basic(small.account) };
+  let n = 0;
+  const putOnly = await uploadLoop(CONNECTIONS, async () => {
+    const res = await fetch(`${s3Endpoint}/${BUCKET}/direct-loop/${n++}`, { method: 'PUT', headers: { 'Content-Type': 'image/jpeg' }, body });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`PUT ${res.status}`);
+  });
+  directRows.push({ scenario: 's3rver: PUT of 100 KB, the same client loop', ...putOnly });
+  const before = await cpuTicks(child.pid);
+  const direct = await uploadLoop(CONNECTIONS, async () => {
+    const started = await (
+      await fetch(`${base}/v1/accounts/${small.account.sid}/media/uploads`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ kind: 'message', content_type: 'image/jpeg', size_bytes: body.length }),
+      })
+    ).json();
+    const put = await fetch(started.url, { method: 'PUT', headers: started.headers, body });
+    await put.arrayBuffer();
+    const done = await fetch(`${base}/v1/accounts/${small.account.sid}/media/uploads/${started.upload_id}/complete`, { method: 'POST', headers: auth });
+    await done.arrayBuffer();
+    if (done.status !== 201) throw new Error(`complete ${done.status}`);
+  });
+  const cpuMs = ((await cpuTicks(child.pid)) - before) * 10;
+  directRows.push({ scenario: 'direct upload of 100 KB: sign, PUT to s3rver, complete', ...direct, cpuMsPerUpload: cpuMs / Math.max(1, direct.done) });
+  log(`direct uploads: ${direct.rps.toFixed(0)}/s against PUT alone ${putOnly.rps.toFixed(0)}/s; service CPU ${(cpuMs / Math.max(1, direct.done)).toFixed(2)} ms per upload`);
+  await stopProcess(child);
+}
+
 // The zero-config store: redirects to the service's own blob URLs, and the blobs.
 {
   const { child, base } = await startService('bench_small', 1, { S3_BUCKET: null, S3_ENDPOINT: null });
@@ -495,7 +568,19 @@ const targets = [
   ['peak RSS ≤ 150 MB under load, S3 mode (one process)', maxRss(s3Rows) <= 150, `${fmt(maxRss(s3Rows))} MB`],
   ['peak RSS ≤ 120 MB under load, local store', maxRss(localRows) <= 120, `${fmt(maxRss(localRows))} MB`],
   ['uploads ≥ 80 % of s3rver’s own PUT rate', putService.ac.rps / putDirect.ac.rps >= 0.8, `${fmt((putService.ac.rps / putDirect.ac.rps) * 100)} %`],
+  [
+    'direct uploads complete at ≥ 80 % of s3rver’s own PUT rate, end to end',
+    directRows[1].rps >= 0.8 * directRows[0].rps,
+    `${fmt((directRows[1].rps / directRows[0].rps) * 100)} % (${fmt(directRows[1].rps)} against ${fmt(directRows[0].rps)} PUTs/s)`,
+  ],
+  ['service CPU per direct upload ≤ 1 ms', directRows[1].cpuMsPerUpload <= 1, `${fmt(directRows[1].cpuMsPerUpload, 2)} ms`],
 ];
+lines.push(
+  '',
+  '| direct uploads (a loop of fetch clients) | uploads/s | errors | service CPU per upload |',
+  '| --- | --- | --- | --- |',
+  ...directRows.map((r) => `| ${r.scenario} | ${fmt(r.rps)} | ${r.errors} | ${r.cpuMsPerUpload === undefined ? '' : `${fmt(r.cpuMsPerUpload, 2)} ms`} |`),
+);
 lines.push('', '| target | met | measured |', '| --- | --- | --- |', ...targets.map(([t, ok, m]) => `| ${t} | ${ok ? 'yes' : '**no**'} | ${m} |`));
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString()}`;
 const seeding = `seeding: ${SMALL} rows in ${small.seedSeconds.toFixed(1)} s, ${LARGE} rows in ${large.seedSeconds.toFixed(1)} s`;
