@@ -13,10 +13,33 @@ export function attachmentDisposition(filename: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${extended}`;
 }
 
+/**
+ * Every "JavaScript MIME type" of the WHATWG MIME Sniffing standard (§ 4.6): a browser
+ * runs a script served under any of them.
+ */
+export const JAVASCRIPT_TYPES: readonly string[] = [
+  'application/ecmascript',
+  'application/javascript',
+  'application/x-ecmascript',
+  'application/x-javascript',
+  'text/ecmascript',
+  'text/javascript',
+  'text/javascript1.0',
+  'text/javascript1.1',
+  'text/javascript1.2',
+  'text/javascript1.3',
+  'text/javascript1.4',
+  'text/javascript1.5',
+  'text/jscript',
+  'text/livescript',
+  'text/x-ecmascript',
+  'text/x-javascript',
+];
+
 // Types a browser would run, or render as a document able to run script, if served
 // inline: markup (HTML, XHTML, SVG, any XML: XSLT and XHTML namespaces run script),
-// script, and the legacy active types. On a media URL's origin such a file could act
-// with the visitor's credentials, so it is always served as an attachment.
+// every script type, and the legacy active types. On a media URL's origin such a file
+// could act with the visitor's credentials, so it is always served as an attachment.
 const ACTIVE_TYPES = new Set([
   'text/html',
   'application/xhtml+xml',
@@ -24,12 +47,7 @@ const ACTIVE_TYPES = new Set([
   'text/xml',
   'application/xml',
   'text/xsl',
-  'text/javascript',
-  'application/javascript',
-  'application/x-javascript',
-  'application/ecmascript',
-  'text/ecmascript',
-  'text/jscript',
+  ...JAVASCRIPT_TYPES,
   'application/x-shockwave-flash',
   'multipart/x-mixed-replace',
   'text/cache-manifest',
