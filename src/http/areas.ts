@@ -1,4 +1,3 @@
-import type { Context } from 'koa';
 import type { Config } from '../config.js';
 import type { ConsoleSessionDeps } from '../domain/console-sessions.js';
 import type { LocalStore } from '../domain/blobs.js';
@@ -125,10 +124,10 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
         return false;
       },
       challenge: nothing,
-      // The page and its assets say no-cache themselves; the session's answers are no-store.
-      leave: (ctx: Context) => {
-        if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
-      },
+      // No cache keeps any of it: the session's answers carry its CSRF token, and the
+      // page and assets (small, served from memory, sent with a session cookie) would gain
+      // little from a revalidation.
+      leave: (ctx) => ctx.set('Cache-Control', 'no-store'),
     },
     {
       // Health, readiness, metrics and the API reference: for probes and people, on any host.

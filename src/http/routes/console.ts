@@ -69,7 +69,6 @@ export function consoleRoutes() {
     const file = files.get(ctx.path);
     if (!file) return; // 404 from the request cycle
     ctx.set('Content-Security-Policy', CONSOLE_CSP);
-    ctx.set('Cache-Control', 'no-cache');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.type = file.type;
     ctx.body = file.body;
