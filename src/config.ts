@@ -14,6 +14,12 @@ export interface Config {
   /** set (S3 only): media URLs are signed URLs of this CloudFront distribution */
   readonly cloudFront?: CloudFrontConfig | undefined;
   readonly publicBaseUrl: string;
+  /**
+   * PUBLIC_BASE_URL was set: its origin alone (and CORS_ORIGINS) is the service's own, never
+   * the origin a request names in its Host header. Unset, the default names one address of
+   * several a browser may use (localhost, 127.0.0.1), and the request's own origin counts.
+   */
+  readonly publicBaseUrlSet: boolean;
   readonly mediaUrlTtlSeconds: number;
   readonly mediaMaxBytes: number;
   readonly dataDir: string;
@@ -240,6 +246,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
             privateKeyFile: path.resolve(e.CLOUDFRONT_PRIVATE_KEY_FILE),
           }),
     publicBaseUrl,
+    publicBaseUrlSet: e.PUBLIC_BASE_URL !== undefined,
     mediaUrlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
     mediaMaxBytes: e.MEDIA_MAX_BYTES,
     dataDir: path.resolve(e.DATA_DIR),

@@ -14,7 +14,7 @@ import type { Scheduler } from '../scheduler.js';
 import { accessLog, requestIdOf } from './access-log.js';
 import type { Area } from './area.js';
 import { createAreas } from './areas.js';
-import { authorize, type AuthDeps } from './auth.js';
+import { authorize, sessionCookieName, type AuthDeps } from './auth.js';
 import { answerError, HttpError } from './errors.js';
 import { readJsonBody, readQuery, type JsonBodyLimits } from './input.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -25,6 +25,7 @@ export interface AppDeps {
   config: Pick<
     Config,
     | 'publicBaseUrl'
+    | 'publicBaseUrlSet'
     | 'mediaMaxBytes'
     | 'mediaUrlTtlSeconds'
     | 'trustProxy'
@@ -72,7 +73,12 @@ export function createApp(deps: AppDeps): Koa {
   // Errors are answered and logged here; Koa's own stderr printing is not needed.
   app.silent = true;
 
-  const auth: AuthDeps = { authenticator: deps.authenticator, findSession: (sessionId) => findSession(deps, sessionId) };
+  const secureCookies = config.publicBaseUrl.startsWith('https:');
+  const auth: AuthDeps = {
+    authenticator: deps.authenticator,
+    sessionCookie: sessionCookieName(secureCookies),
+    findSession: (sessionId) => findSession(deps, sessionId),
+  };
   let documentText: string | undefined;
   const shareLinks: ShareLinkDeps = {
     db: deps.db,
@@ -111,7 +117,8 @@ export function createApp(deps: AppDeps): Koa {
       db: deps.db,
       clock: deps.clock,
       sessionSeconds: config.limits.consoleSessionSeconds,
-      secureCookies: config.publicBaseUrl.startsWith('https:'),
+      secureCookies,
+      uploadOrigins: [deps.store.uploadOrigin],
     },
     localStore: deps.localStore,
     clock: deps.clock,

@@ -1,5 +1,4 @@
 import type { Config } from '../config.js';
-import type { ConsoleSessionDeps } from '../domain/console-sessions.js';
 import type { LocalStore } from '../domain/blobs.js';
 import type { ReadinessProbe } from '../domain/readiness.js';
 import type { Metrics } from '../metrics.js';
@@ -8,7 +7,7 @@ import { basicChallenge, type AuthDeps } from './auth.js';
 import { anyOriginCors, originPolicy, SANDBOX_CSP } from './browser-policy.js';
 import type { ApiDeps } from './routes/api-deps.js';
 import { blobRoutes } from './routes/blobs.js';
-import { consoleRoutes } from './routes/console.js';
+import { consoleRoutes, type ConsoleDeps } from './routes/console.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/events.js';
@@ -23,6 +22,7 @@ import { GONE_PAGE, sharedRoutes, type SharedDeps } from './routes/shared.js';
 export type AreaConfig = Pick<
   Config,
   | 'publicBaseUrl'
+  | 'publicBaseUrlSet'
   | 'corsOrigins'
   | 'mediaUrlTtlSeconds'
   | 'mediaMaxBytes'
@@ -37,7 +37,7 @@ export interface AreaDeps {
   config: AreaConfig;
   api: ApiDeps & AuthDeps;
   shareLinks: SharedDeps;
-  console: ConsoleSessionDeps & AuthDeps & { secureCookies: boolean };
+  console: Omit<ConsoleDeps, 'pageBase'>;
   /** set: the zero-config store, whose signed blob URLs this service serves */
   localStore: LocalStore | undefined;
   clock: () => Date;
@@ -118,7 +118,7 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
       // 401s never challenge (a browser would prompt for, then cache, Basic credentials).
       name: 'console',
       routes: consoleRoutes(),
-      deps: deps?.console,
+      deps: deps && { ...deps.console, pageBase: origins.pageBase },
       enter(ctx) {
         origins.refuseCrossSiteWrites(ctx);
         return false;
@@ -133,7 +133,7 @@ export function createAreas(config: AreaConfig, deps?: AreaDeps): Area[] {
       // Health, readiness, metrics and the API reference: for probes and people, on any host.
       name: 'ops',
       routes: [...healthRoutes(config.metricsToken), ...docsRoutes()],
-      deps: deps && { readiness: deps.readiness, metrics: deps.metrics, openApiDocument: deps.openApiDocument },
+      deps: deps && { readiness: deps.readiness, metrics: deps.metrics, openApiDocument: deps.openApiDocument, pageBase: origins.pageBase },
       enter: () => false,
       challenge: nothing,
       leave: nothing,

@@ -13,8 +13,19 @@ interface AuthState {
 export const SESSION_COOKIE = 'mediagate_session';
 export const CSRF_HEADER = 'X-CSRF-Token';
 
+/**
+ * The session cookie's name. Over https it takes the `__Host-` prefix: a browser then
+ * keeps it only if Secure, with Path=/ and no Domain, so neither a sibling subdomain nor
+ * a plain-http page can plant or shadow it (RFC 6265bis). Over http it cannot.
+ */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
+
 export interface AuthDeps {
   authenticator: Authenticator;
+  /** sessionCookieName() of this deployment */
+  sessionCookie: string;
   /** the console session a cookie names, while valid */
   findSession(sessionId: string): Promise<ConsoleSession | undefined>;
 }
@@ -75,7 +86,7 @@ export async function authorize(ctx: Context, auth: 'account' | 'owner', deps: A
 }
 
 async function consolePrincipal(ctx: Context, deps: AuthDeps): Promise<Principal> {
-  const sessionId = ctx.cookies.get(SESSION_COOKIE);
+  const sessionId = ctx.cookies.get(deps.sessionCookie);
   const session = sessionId === undefined ? undefined : await deps.findSession(sessionId);
   if (!session || !tokensEqual(session.csrfToken, ctx.get(CSRF_HEADER))) {
     throw new InvalidCredentials('the console session has ended; sign in again');

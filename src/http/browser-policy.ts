@@ -16,6 +16,8 @@ const isPreflight = (ctx: Context) => ctx.method === 'OPTIONS' && ctx.get('Acces
 
 export interface BrowserPolicyOptions {
   publicBaseUrl: string;
+  /** PUBLIC_BASE_URL was set: only its origin is the service's own (config.ts) */
+  publicBaseUrlSet: boolean;
   /** origins allowed to call the API from a browser (CORS) */
   corsOrigins: readonly string[];
 }
@@ -33,11 +35,22 @@ export interface OriginPolicy {
    * otherwise send them with a cross-site form (CSRF).
    */
   refuseCrossSiteWrites(ctx: Context): void;
+  /**
+   * Where the service's pages are, as a CSP source names them: PUBLIC_BASE_URL when set,
+   * else the origin the request was addressed to (a console opened at http://localhost
+   * while the default PUBLIC_BASE_URL names 127.0.0.1), when it is a plain host.
+   */
+  pageBase(ctx: Context): string;
 }
+
+// A Host (or, behind a trusted proxy, X-Forwarded-Host) that is a name or an address
+// with an optional port: anything else is not copied into a header.
+const PLAIN_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 export function originPolicy(options: BrowserPolicyOptions): OriginPolicy {
   const listed = new Set(options.corsOrigins);
   const ownOrigin = new URL(options.publicBaseUrl).origin;
+  const addressedOrigin = (ctx: Context) => (PLAIN_HOST.test(ctx.host) ? `${ctx.protocol}://${ctx.host}` : undefined);
   return {
     cors(ctx, allow) {
       if (listed.size === 0) return false;
@@ -53,12 +66,18 @@ export function originPolicy(options: BrowserPolicyOptions): OriginPolicy {
     refuseCrossSiteWrites(ctx) {
       const origin = ctx.get('Origin');
       if (origin === '' || !STATE_CHANGING.has(ctx.method) || listed.has(origin)) return;
-      // The request's own origin (the page was served by this very host, as with a
-      // console opened at http://localhost while PUBLIC_BASE_URL names 127.0.0.1) is
-      // same-origin by definition; `Origin: null` (sandboxed pages, file://) is not.
-      if (origin !== ownOrigin && origin !== `${ctx.protocol}://${ctx.host}`) {
+      if (origin === ownOrigin) return;
+      // Without PUBLIC_BASE_URL, the origin the request was addressed to counts too (a
+      // console opened at http://localhost while the default names 127.0.0.1). With it,
+      // never: a Host header is the client's to write, and a page on a name rebound to
+      // this address (DNS rebinding) would name its own origin in both. `Origin: null`
+      // (sandboxed pages, file://) is never the service's.
+      if (options.publicBaseUrlSet || origin !== addressedOrigin(ctx)) {
         throw new Forbidden(`requests from pages of ${origin.slice(0, 100)} are not accepted`);
       }
+    },
+    pageBase(ctx) {
+      return options.publicBaseUrlSet ? options.publicBaseUrl : (addressedOrigin(ctx) ?? ownOrigin);
     },
   };
 }

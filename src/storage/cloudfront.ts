@@ -35,6 +35,7 @@ export function withCloudFrontUrls(store: Store, options: CloudFrontOptions): St
   const base = options.url.replace(/\/+$/, '');
   return {
     description: `${store.description}, delivered through CloudFront distribution ${base} (public key ${keyPairId})`,
+    uploadOrigin: store.uploadOrigin,
     put: (key, body, contentType, maxBytes, declaredBytes) => store.put(key, body, contentType, maxBytes, declaredBytes),
     delete: (key) => store.delete(key),
     read: (key, range) => store.read(key, range),

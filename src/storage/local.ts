@@ -97,6 +97,7 @@ export function createLocalStore(options: { dir: string; keyring: Keyring; baseU
 
   return {
     description: `local disk at ${dir}`,
+    uploadOrigin: new URL(baseUrl).origin,
 
     async put(key: string, body: Readable, _contentType: string, maxBytes: number): Promise<StoredObject> {
       const target = filePath(key);

@@ -65,6 +65,7 @@ export function createS3Store(options: S3StoreOptions): Store {
 
   return {
     description: `S3 bucket ${bucket} at ${options.endpoint ?? `AWS ${options.region}`}`,
+    uploadOrigin: `${origin.protocol}//${origin.port === undefined ? origin.hostname : `${origin.hostname}:${origin.port}`}`,
 
     async put(key: string, body: Readable, contentType: string, maxBytes: number, declaredBytes?: number): Promise<StoredObject> {
       const measured = new MeasuredBody(maxBytes);

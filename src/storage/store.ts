@@ -62,6 +62,8 @@ export interface ListedObject {
 export interface Store {
   /** one line for the startup banner */
   readonly description: string;
+  /** the origin signUpload's URLs point at (a page PUTs there: its CSP names it) */
+  readonly uploadOrigin: string;
   /**
    * Streams body to the object named key, at most maxBytes (ObjectTooLarge beyond,
    * with nothing left stored). `declaredBytes` is the request's Content-Length when it

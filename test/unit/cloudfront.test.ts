@@ -23,6 +23,7 @@ const beforeExpiry = new Date(EXPIRES * 1000 - 1000);
 function fakeStore(): Store {
   return {
     description: 'S3 bucket media at AWS us-east-1',
+    uploadOrigin: 'https://media.s3.us-east-1.amazonaws.com',
     put: vi.fn(async () => ({ sizeBytes: 3, sha256: 'x' })),
     delete: vi.fn(async () => undefined),
     read: vi.fn(async () => Readable.from(['abc'])),
@@ -31,6 +32,8 @@ function fakeStore(): Store {
     }),
     removeAbandonedUploads: vi.fn(async () => 2),
     signUrl: vi.fn(async () => 'https://s3.example/presigned'),
+    signUpload: vi.fn(async () => ({ url: 'https://media.s3.us-east-1.amazonaws.com/k?X-Amz-Signature=s', headers: { 'Content-Length': '3' } })),
+    stat: vi.fn(async () => ({ sizeBytes: 3, contentType: 'text/plain', sha256: undefined })),
     check: vi.fn(async () => undefined),
     close: vi.fn(async () => undefined),
   };
@@ -188,6 +191,12 @@ describe('withCloudFrontUrls', () => {
     expect(s3.removeAbandonedUploads).toHaveBeenCalledWith(cutoff);
     await store.signUrl({ key: OBJECT_KEY, method: 'GET', contentType: 'x/y', signedAt: SIGNED_AT, ttlSeconds: 60 });
     expect(s3.signUrl).not.toHaveBeenCalled();
+    // Direct uploads go to the bucket itself, not through the distribution.
+    const upload = { key: OBJECT_KEY, contentType: 'text/plain', sizeBytes: 3, signedAt: SIGNED_AT, ttlSeconds: 60 };
+    expect((await store.signUpload(upload)).url).toMatch(/^https:\/\/media\.s3\./);
+    expect(s3.signUpload).toHaveBeenCalledWith(upload);
+    expect(store.uploadOrigin).toBe('https://media.s3.us-east-1.amazonaws.com');
+    expect(await store.stat(OBJECT_KEY)).toEqual({ sizeBytes: 3, contentType: 'text/plain', sha256: undefined });
     await store.close();
     expect(s3.close).toHaveBeenCalledOnce();
   });

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { closeConsoleSession, openConsoleSession, type ConsoleSessionDeps } from '../../domain/console-sessions.js';
 import { InvalidCredentials } from '../../domain/errors.js';
-import { CSRF_HEADER, SESSION_COOKIE, tokensEqual, type AuthDeps } from '../auth.js';
+import { CSRF_HEADER, SESSION_COOKIE, sessionCookieName, tokensEqual, type AuthDeps } from '../auth.js';
 import { route } from '../route.js';
 
 // The page's files, in the repository's console/ folder (two levels above both
@@ -20,18 +20,26 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
-// Scripts, styles and fonts only from this origin, none inline. Previews load from the
+// Scripts and styles only from the console's own asset path, none inline: with the
+// zero-config store, uploaded media are served on this origin too (/v1/blobs/…), and a
+// `script-src 'self'` would let an injected <script src> run one. Previews load from the
 // store's signed URLs (S3, CloudFront or BLOB_BASE_URL: another origin), so images,
-// audio and video may come from any http(s) origin; nothing else may.
-const CONSOLE_CSP = [
-  "default-src 'self'",
-  "img-src 'self' blob: data: https: http:",
-  "media-src 'self' blob: https: http:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+// audio and video may come from any http(s) origin; the page calls this origin's API
+// and PUTs direct uploads to the store's origin.
+function consoleCsp(base: string, uploadOrigins: readonly string[]): string {
+  return [
+    "default-src 'none'",
+    `script-src ${base}/console/assets/`,
+    `style-src ${base}/console/assets/`,
+    "img-src 'self' blob: data: https: http:",
+    "media-src 'self' blob: https: http:",
+    ["connect-src 'self'", ...uploadOrigins].join(' '),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 interface StaticFile {
   body: Buffer;
@@ -50,7 +58,12 @@ function loadConsoleFiles(): Map<string, StaticFile> {
 }
 
 export interface ConsoleDeps extends ConsoleSessionDeps, AuthDeps {
+  /** browsers reach the service over https (PUBLIC_BASE_URL says so) */
   secureCookies: boolean;
+  /** where the service's pages are, as their CSP names it (browser-policy.ts) */
+  pageBase(ctx: Context): string;
+  /** origins the store's direct-upload URLs point at, for the page's CSP */
+  uploadOrigins: readonly string[];
 }
 
 const signInBody = z.strictObject({ account_sid: z.string().max(64), auth_token: z.string().max(256) });
@@ -65,22 +78,27 @@ const noStore = { 'Cache-Control': 'Cache-Control-No-Store' };
  */
 export function consoleRoutes() {
   const files = loadConsoleFiles();
-  const serveFile = (ctx: Context) => {
+  const serveFile = (ctx: Context, deps: ConsoleDeps) => {
     const file = files.get(ctx.path);
     if (!file) return; // 404 from the request cycle
-    ctx.set('Content-Security-Policy', CONSOLE_CSP);
+    ctx.set('Content-Security-Policy', consoleCsp(deps.pageBase(ctx), deps.uploadOrigins));
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.type = file.type;
     ctx.body = file.body;
   };
-  const cookieOptions = (deps: ConsoleDeps) => ({ httpOnly: true, sameSite: 'strict' as const, path: '/', secure: deps.secureCookies, overwrite: true });
+  const setSessionCookie = (ctx: Context, deps: ConsoleDeps, value: string, maxAgeMillis: number) => {
+    // Koa refuses a Secure cookie on a request it saw arrive over plain http; behind a
+    // proxy that ends TLS (TRUST_PROXY unset), PUBLIC_BASE_URL says the browser used https.
+    if (deps.secureCookies) ctx.cookies.secure = true;
+    ctx.cookies.set(deps.sessionCookie, value, { httpOnly: true, sameSite: 'strict', path: '/', secure: deps.secureCookies, overwrite: true, maxAge: maxAgeMillis });
+  };
   const sessionJson = (s: { accountSid: string; csrfToken: string; expiresAt: Date }) => ({
     account_sid: s.accountSid,
     csrf_token: s.csrfToken,
     expires_at: s.expiresAt.toISOString(),
   });
   const currentSession = (ctx: Context, deps: ConsoleDeps) => {
-    const sessionId = ctx.cookies.get(SESSION_COOKIE);
+    const sessionId = ctx.cookies.get(deps.sessionCookie);
     return sessionId === undefined ? undefined : deps.findSession(sessionId).then((s) => s && { ...s, sessionId });
   };
 
@@ -94,7 +112,7 @@ export function consoleRoutes() {
       description: "Served by the service itself under `Content-Security-Policy: default-src 'self'` (no script or asset from elsewhere).",
       auth: 'none',
       answers: { 200: pageAnswer('The page.', { 'text/html': { schema: { type: 'string' } } }) },
-      handle: (ctx) => serveFile(ctx),
+      handle: (ctx, _input, deps: ConsoleDeps) => serveFile(ctx, deps),
     }),
     route({
       method: 'GET',
@@ -107,7 +125,7 @@ export function consoleRoutes() {
         200: { description: 'The file.', content: Object.fromEntries(['text/javascript', 'text/css', 'image/svg+xml', 'image/png'].map((t) => [t, { schema: { type: 'string' } }])) },
       },
       errors: ['not_found'],
-      handle: (ctx) => serveFile(ctx),
+      handle: (ctx, _input, deps: ConsoleDeps) => serveFile(ctx, deps),
     }),
     route({
       method: 'POST',
@@ -115,7 +133,7 @@ export function consoleRoutes() {
       operationId: 'openConsoleSession',
       tag: 'Console',
       summary: 'Sign in to the console',
-      description: `With the account SID and its auth token (API keys cannot sign in). Sets the \`${SESSION_COOKIE}\` cookie (HttpOnly, SameSite=Strict, CONSOLE_SESSION_SECONDS); the page then calls the /v1/accounts API with the session's \`${CSRF_HEADER}\`. Failed sign-ins count towards the throttle (429).`,
+      description: `With the account SID and its auth token (API keys cannot sign in). Sets the \`${SESSION_COOKIE}\` cookie (\`${sessionCookieName(true)}\` over https; HttpOnly, SameSite=Strict, CONSOLE_SESSION_SECONDS); the page then calls the /v1/accounts API with the session's \`${CSRF_HEADER}\`. Failed sign-ins count towards the throttle (429).`,
       auth: 'none',
       body: { json: signInBody, example: { account_sid: 'AC0123456789abcdef0123456789abcdef', auth_token: '0123456789abcdef0123456789abcdef' } },
       answers: {
@@ -126,7 +144,7 @@ export function consoleRoutes() {
       async handle(ctx, { body }, deps: ConsoleDeps) {
         const b = await body();
         const session = await openConsoleSession(deps, { accountSid: b.account_sid, authToken: b.auth_token }, ctx.ip);
-        ctx.cookies.set(SESSION_COOKIE, session.sessionId, { ...cookieOptions(deps), maxAge: deps.sessionSeconds * 1000 });
+        setSessionCookie(ctx, deps, session.sessionId, deps.sessionSeconds * 1000);
         ctx.status = 201;
         ctx.body = sessionJson(session);
       },
@@ -172,7 +190,7 @@ export function consoleRoutes() {
         // Signing out needs the token too: a cross-site request cannot end the session.
         if (session && tokensEqual(session.csrfToken, ctx.get(CSRF_HEADER))) await closeConsoleSession(deps, session.sessionId);
         else if (session) throw new InvalidCredentials('the console session has ended; sign in again');
-        ctx.cookies.set(SESSION_COOKIE, '', { ...cookieOptions(deps), maxAge: 0 });
+        setSessionCookie(ctx, deps, '', 0);
         ctx.status = 204;
       },
     }),

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { Context } from 'koa';
 import { route } from '../route.js';
 
 // The reference page is Swagger UI, from the swagger-ui-dist package in node_modules,
@@ -12,15 +13,23 @@ import { route } from '../route.js';
 // Scalar (3.5 MB) calls its own servers. It is kept by SmartBear, released monthly.
 const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/swagger-ui-bundle.js'));
 
-const DOCS_CSP = [
-  "default-src 'self'",
-  // Swagger UI's icons are data: URIs in its stylesheet.
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+// Scripts and styles from the page's own asset path only: this origin may also serve
+// uploaded media (the zero-config store's /v1/blobs/…), which must never run as script.
+function docsCsp(base: string): string {
+  return [
+    "default-src 'none'",
+    `script-src ${base}/docs/assets/`,
+    `style-src ${base}/docs/assets/`,
+    // Swagger UI's icons are data: URIs in its stylesheet.
+    "img-src 'self' data:",
+    // The document, and "Try it out" against this deployment.
+    `connect-src 'self' ${new URL(base).origin}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 // Links are relative (no leading slash) so the page also works behind a path prefix.
 const PAGE = `<!doctype html>
@@ -61,6 +70,8 @@ const ASSETS: Record<string, { type: string; file?: string; body?: string }> = {
 export interface DocsDeps {
   /** this deployment's OpenAPI document, as JSON text */
   openApiDocument(): string;
+  /** where the service's pages are, as their CSP names it (browser-policy.ts) */
+  pageBase(ctx: Context): string;
 }
 
 /** GET /openapi.json (this deployment's document) and GET /docs (the page that renders it). */
@@ -89,8 +100,8 @@ export function docsRoutes() {
       description: 'Rendered by Swagger UI, served by the service itself (works offline, under a self-only Content-Security-Policy).',
       auth: 'none',
       answers: { 200: { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } }, headers: { 'Content-Security-Policy': 'Content-Security-Policy-Page' } } },
-      handle(ctx) {
-        ctx.set('Content-Security-Policy', DOCS_CSP);
+      handle(ctx, _input, deps: DocsDeps) {
+        ctx.set('Content-Security-Policy', docsCsp(deps.pageBase(ctx)));
         ctx.set('Cache-Control', 'no-cache');
         ctx.set('Referrer-Policy', 'no-referrer');
         ctx.type = 'text/html; charset=utf-8';
