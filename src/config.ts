@@ -74,6 +74,14 @@ export interface Limits {
   /** a socket that sends and receives nothing this long is closed */
   readonly idleSocketTimeoutSeconds: number;
   readonly consoleSessionSeconds: number;
+  // What one account may hold: each list stays small enough to page through, and no
+  // account can fill the database with credentials (409 past a cap; sessions: the
+  // oldest ends).
+  readonly apiKeysPerAccount: number;
+  readonly applicationsPerAccount: number;
+  /** live ones: expired, used-up links do not count */
+  readonly shareLinksPerAccount: number;
+  readonly consoleSessionsPerAccount: number;
 }
 
 export interface S3Config {
@@ -163,6 +171,10 @@ const schema = z.object({
   KEEP_ALIVE_TIMEOUT_SECONDS: integer(1, 600).default(5),
   IDLE_SOCKET_TIMEOUT_SECONDS: integer(1, 86_400).default(120),
   CONSOLE_SESSION_SECONDS: integer(60, 30 * 86_400).default(12 * 3600),
+  API_KEYS_PER_ACCOUNT: integer(1, 100_000).default(100),
+  APPLICATIONS_PER_ACCOUNT: integer(1, 100_000).default(100),
+  SHARE_LINKS_PER_ACCOUNT: integer(1, 10_000_000).default(10_000),
+  CONSOLE_SESSIONS_PER_ACCOUNT: integer(1, 1000).default(10),
 }).superRefine((e, ctx) => {
   requireCloudFrontTogether(e, ctx);
   requireShareUrlTtlWithinMediaUrlTtl(e, ctx);
@@ -278,6 +290,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       keepAliveTimeoutSeconds: e.KEEP_ALIVE_TIMEOUT_SECONDS,
       idleSocketTimeoutSeconds: e.IDLE_SOCKET_TIMEOUT_SECONDS,
       consoleSessionSeconds: e.CONSOLE_SESSION_SECONDS,
+      apiKeysPerAccount: e.API_KEYS_PER_ACCOUNT,
+      applicationsPerAccount: e.APPLICATIONS_PER_ACCOUNT,
+      shareLinksPerAccount: e.SHARE_LINKS_PER_ACCOUNT,
+      consoleSessionsPerAccount: e.CONSOLE_SESSIONS_PER_ACCOUNT,
     }),
   });
 }

@@ -1,7 +1,9 @@
 import { withTransaction, type Db } from '../db/pool.js';
 import { insertEvent } from '../db/queries/events.js';
 import { deleteShareLinksCreatedBy } from '../db/queries/share-links.js';
-import { deleteApiKey as deleteApiKeyRow, insertApiKey, listApiKeys, type ApiKeyRow } from '../db/queries/keys.js';
+import { countApiKeys, deleteApiKey as deleteApiKeyRow, insertApiKey, listApiKeys, type ApiKeyRow } from '../db/queries/keys.js';
+import { assertRoomForOneMore } from './account-caps.js';
+import { decodePageToken, pageOf, type PageRequest } from './paging.js';
 import { validateName } from './accounts.js';
 import { NotFound } from './errors.js';
 import { isSid, newSecret, newSid } from './ids.js';
@@ -23,11 +25,13 @@ export interface CreatedApiKey extends ApiKey {
 
 const apiKeyFromRow = (row: ApiKeyRow): ApiKey => ({ sid: row.sid, accountSid: row.account_sid, name: row.name, createdAt: row.created_at });
 
-export async function createApiKey(db: Db, accountSid: string, name: string): Promise<CreatedApiKey> {
+/** At most `maxKeys` per account (API_KEYS_PER_ACCOUNT): 409 past it. */
+export async function createApiKey(db: Db, accountSid: string, name: string, maxKeys: number): Promise<CreatedApiKey> {
   const validName = validateName(name);
   const sid = newSid('SK');
   const secret = newSecret();
   const row = await withTransaction(db, async (tx) => {
+    await assertRoomForOneMore(tx, accountSid, { what: 'API keys', setting: 'API_KEYS_PER_ACCOUNT', max: maxKeys, count: countApiKeys });
     const created = await insertApiKey(tx, sid, accountSid, validName, hashSecret(secret));
     await insertEvent(tx, accountSid, 'api_key.created', { key_sid: sid, name: validName });
     return created;
@@ -35,8 +39,11 @@ export async function createApiKey(db: Db, accountSid: string, name: string): Pr
   return { ...apiKeyFromRow(row), secret };
 }
 
-export async function getApiKeys(db: Db, accountSid: string): Promise<ApiKey[]> {
-  return (await listApiKeys(db, accountSid)).map(apiKeyFromRow);
+/** The account's keys, newest first, a page at a time. */
+export async function getApiKeys(db: Db, accountSid: string, paging: PageRequest): Promise<{ keys: ApiKey[]; nextPageToken: string | null }> {
+  const after = paging.pageToken === undefined ? undefined : decodePageToken(paging.pageToken, (id) => isSid(id, 'SK'));
+  const { page, nextPageToken } = pageOf(await listApiKeys(db, accountSid, after, paging.pageSize + 1), paging.pageSize, (row) => row.sid);
+  return { keys: page.map(apiKeyFromRow), nextPageToken };
 }
 
 /**

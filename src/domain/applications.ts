@@ -5,9 +5,12 @@ import {
   findApplication,
   findApplicationById,
   insertApplication,
+  countApplications,
   listApplications,
   type ApplicationRow,
 } from '../db/queries/applications.js';
+import { assertRoomForOneMore } from './account-caps.js';
+import { decodePageToken, pageOf, type PageRequest } from './paging.js';
 import type { Principal } from './credentials.js';
 import { insertEvent } from '../db/queries/events.js';
 import { deleteShareLinksCreatedBy } from '../db/queries/share-links.js';
@@ -60,10 +63,12 @@ export function algorithmFor(publicKeyPem: string): { algorithm: JwtAlgorithm; p
   throw new InvalidRequest('public_key must be an RSA (RS256) or Ed25519 (EdDSA) key');
 }
 
-export async function createApplication(db: Db, accountSid: string, name: string, publicKeyPem: string): Promise<Application> {
+/** At most `maxApplications` per account (APPLICATIONS_PER_ACCOUNT): 409 past it. */
+export async function createApplication(db: Db, accountSid: string, name: string, publicKeyPem: string, maxApplications: number): Promise<Application> {
   const validName = validateName(name);
   const { algorithm, pem } = algorithmFor(publicKeyPem);
   return withTransaction(db, async (tx) => {
+    await assertRoomForOneMore(tx, accountSid, { what: 'applications', setting: 'APPLICATIONS_PER_ACCOUNT', max: maxApplications, count: countApplications });
     const app = await insertApplication(tx, {
       application_id: randomUUID(),
       account_sid: accountSid,
@@ -91,8 +96,12 @@ export async function checkUploadApplication(
   }
 }
 
-export async function getApplications(db: Db, accountSid: string): Promise<Application[]> {
-  return (await listApplications(db, accountSid)).map(applicationFromRow);
+/** The account's applications, newest first, a page at a time. */
+export async function getApplications(db: Db, accountSid: string, paging: PageRequest): Promise<{ applications: Application[]; nextPageToken: string | null }> {
+  const after = paging.pageToken === undefined ? undefined : decodePageToken(paging.pageToken, (id) => normalizeApplicationId(id) === id);
+  const rows = await listApplications(db, accountSid, after, paging.pageSize + 1);
+  const { page, nextPageToken } = pageOf(rows, paging.pageSize, (row) => row.application_id);
+  return { applications: page.map(applicationFromRow), nextPageToken };
 }
 
 /** The application an id names, of any account (to verify its JWTs), or undefined. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/pool.js';
 import { findAuthTokens } from '../db/queries/accounts.js';
-import { deleteConsoleSession, findConsoleSession, insertConsoleSession } from '../db/queries/console-sessions.js';
+import { deleteConsoleSession, deleteSessionsBeyond, findConsoleSession, insertConsoleSession } from '../db/queries/console-sessions.js';
 import type { Authenticator } from './credentials.js';
 import { Forbidden, InvalidCredentials } from './errors.js';
 import { isSid } from './ids.js';
@@ -21,6 +21,8 @@ export interface ConsoleSessionDeps {
   /** how long a session lasts (CONSOLE_SESSION_SECONDS); signing out, a promotion of the
    * secondary token, or replacing or deleting the token that opened it ends it earlier */
   sessionSeconds: number;
+  /** live sessions per account (CONSOLE_SESSIONS_PER_ACCOUNT): a new one past it ends the oldest */
+  maxSessions: number;
 }
 
 /**
@@ -52,6 +54,8 @@ export async function openConsoleSession(
   const csrfToken = randomBytes(24).toString('base64url');
   const expiresAt = new Date(deps.clock().getTime() + deps.sessionSeconds * 1000);
   await insertConsoleSession(deps.db, { idHash: hashSecret(sessionId), accountSid: credentials.accountSid, tokenSlot: slot, csrfToken, expiresAt });
+  // After the insert: racing sign-ins each keep the newest maxSessions, never more.
+  await deleteSessionsBeyond(deps.db, credentials.accountSid, deps.maxSessions, deps.clock());
   return { sessionId, accountSid: credentials.accountSid, csrfToken, expiresAt };
 }
 

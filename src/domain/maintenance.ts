@@ -1,3 +1,4 @@
+import { deleteExpiredConsoleSessions } from '../db/queries/console-sessions.js';
 import { notifyInvalidation } from '../db/notifications.js';
 import { checkout, withTransaction, type Db } from '../db/pool.js';
 import {
@@ -133,6 +134,8 @@ async function sweepExpiredMediaLocked(deps: { db: Db; store: Store }, options: 
       if (n < options.batchSize) break;
     }
   }
+  // Console sessions past their expiry: no longer valid, only rows (and a list per account).
+  await deleteExpiredConsoleSessions(deps.db);
   return deleted;
 }
 

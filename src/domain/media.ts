@@ -14,6 +14,7 @@ import { contentDispositionFor } from './content-disposition.js';
 import type { Principal } from './credentials.js';
 import { InvalidRequest, MediaNotFound, NotFound } from './errors.js';
 import { isSid, newSid } from './ids.js';
+import { decodePageToken, pageOf } from './paging.js';
 import { commitWithInvalidation, type LocalInvalidation } from './invalidation.js';
 import type { MediaCache } from './media-cache.js';
 import { isMediaKind, MEDIA_KINDS, type MediaKind } from './media-kinds.js';
@@ -275,37 +276,10 @@ export interface ListInput {
 }
 
 export async function listMedia(deps: Pick<MediaDeps, 'db'>, input: ListInput): Promise<{ media: Media[]; nextPageToken: string | null }> {
-  const after = input.pageToken === undefined ? undefined : decodePageToken(input.pageToken);
-  // One row more than asked tells whether another page exists.
+  const after = input.pageToken === undefined ? undefined : decodePageToken(input.pageToken, (id) => isSid(id, 'ME'));
   const rows = await listMediaRows(deps.db, input.accountSid, input.kind, after, input.pageSize + 1, input.applicationId);
-  const page = rows.slice(0, input.pageSize);
-  const last = page[page.length - 1];
-  const nextPageToken =
-    rows.length > input.pageSize && last ? encodePageToken({ createdAt: last.cursor_created_at, sid: last.sid }) : null;
+  const { page, nextPageToken } = pageOf(rows, input.pageSize, (row) => row.sid);
   return { media: page.map(mediaFromRow), nextPageToken };
-}
-
-export function encodePageToken(cursor: { createdAt: string; sid: string }): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.sid])).toString('base64url');
-}
-
-export function decodePageToken(token: string): { createdAt: string; sid: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0]) &&
-      typeof value[1] === 'string' &&
-      isSid(value[1], 'ME')
-    ) {
-      return { createdAt: value[0], sid: value[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidRequest('page_token is not valid');
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   deleteShareLink as deleteShareLinkRow,
   findLiveShareLink,
   insertShareLink,
+  countLiveShareLinks,
   listShareLinks as listShareLinkRows,
   takeShareLinkUse,
   type ShareLinkRow,
@@ -26,6 +27,8 @@ import type { ServedObject } from './served-object.js';
 import type { SignedUrlCache } from './signed-url-cache.js';
 import { retentionEnd, TrustedCache } from './trusted-cache.js';
 import { withTransaction } from '../db/pool.js';
+import { decodePageToken, pageOf } from './paging.js';
+import { assertRoomForOneMore } from './account-caps.js';
 
 /**
  * A share link: a capability URL for one media item, for people and players that hold
@@ -83,6 +86,8 @@ export interface ShareLinkDeps {
   invalidate: LocalInvalidation;
   /** the longest a link may live (SHARE_LINK_MAX_SECONDS) */
   maxSeconds: number;
+  /** live links an account may hold (SHARE_LINKS_PER_ACCOUNT) */
+  maxLivePerAccount: number;
   /** what a store URL handed out for a link lives (SHARE_URL_TTL_SECONDS) */
   urlTtlSeconds: number;
   /** live links by their token's digest (none: every use reads the database) */
@@ -105,7 +110,7 @@ const DEFAULT_LIFETIME_SECONDS = 7 * 86_400;
 
 /** Creates a link to a media the principal may read; the token is in the answer only (its digest is stored). */
 export async function createShareLink(
-  deps: Pick<ShareLinkDeps, 'db' | 'maxSeconds'>,
+  deps: Pick<ShareLinkDeps, 'db' | 'maxSeconds' | 'maxLivePerAccount'>,
   principal: Principal,
   accountSid: string,
   mediaSid: string,
@@ -123,6 +128,7 @@ export async function createShareLink(
   const token = newUrlToken();
   const sid = newSid('SL');
   const row = await withTransaction(deps.db, async (tx) => {
+    await assertRoomForOneMore(tx, accountSid, { what: 'live share links', setting: 'SHARE_LINKS_PER_ACCOUNT', max: deps.maxLivePerAccount, count: countLiveShareLinks });
     const inserted = await insertShareLink(tx, {
       sid,
       accountSid,
@@ -167,7 +173,7 @@ export interface ListShareLinksInput {
 /** One media's live links, or all the account's (used up and expired too), newest first; an application sees those of media it may read. */
 export async function listShareLinks(deps: Pick<ShareLinkDeps, 'db'>, input: ListShareLinksInput): Promise<{ links: ShareLink[]; nextPageToken: string | null }> {
   if (input.mediaSid !== undefined) await readableMedia(deps.db, input.principal, input.accountSid, input.mediaSid);
-  const after = input.pageToken === undefined ? undefined : decodeCursor(input.pageToken);
+  const after = input.pageToken === undefined ? undefined : decodePageToken(input.pageToken, (id) => isSid(id, 'SL'));
   const rows = await listShareLinkRows(
     deps.db,
     {
@@ -178,31 +184,8 @@ export async function listShareLinks(deps: Pick<ShareLinkDeps, 'db'>, input: Lis
     after,
     input.pageSize + 1,
   );
-  const page = rows.slice(0, input.pageSize);
-  const last = page[page.length - 1];
-  return {
-    links: page.map(shareLinkFromRow),
-    nextPageToken: rows.length > input.pageSize && last ? Buffer.from(JSON.stringify([last.cursor_created_at, last.sid])).toString('base64url') : null,
-  };
-}
-
-function decodeCursor(token: string): { createdAt: string; sid: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0]) &&
-      typeof value[1] === 'string' &&
-      isSid(value[1], 'SL')
-    ) {
-      return { createdAt: value[0], sid: value[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidRequest('page_token is not valid');
+  const { page, nextPageToken } = pageOf(rows, input.pageSize, (row) => row.sid);
+  return { links: page.map(shareLinkFromRow), nextPageToken };
 }
 
 /** Revokes a link: it fails from the commit on, on every instance. */

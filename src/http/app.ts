@@ -86,6 +86,7 @@ export function createApp(deps: AppDeps): Koa {
     clock: deps.clock,
     invalidate: deps.invalidate,
     maxSeconds: config.shareLinkMaxSeconds,
+    maxLivePerAccount: config.limits.shareLinksPerAccount,
     urlTtlSeconds: config.shareUrlTtlSeconds,
     cache: deps.shareLinkCache,
     urlCache: deps.shareUrlCache,
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): Koa {
     shareLinks: { ...shareLinks, metrics: deps.metrics, mediaDelivery: config.mediaDelivery },
     api: {
       shareLinks,
+      caps: { apiKeys: config.limits.apiKeysPerAccount, applications: config.limits.applicationsPerAccount },
       uploads: { db: deps.db, store: deps.store, clock: deps.clock, mediaMaxBytes: config.mediaMaxBytes, uploadUrlTtlSeconds: config.uploadUrlTtlSeconds },
       ...auth,
       db: deps.db,
@@ -117,6 +119,7 @@ export function createApp(deps: AppDeps): Koa {
       db: deps.db,
       clock: deps.clock,
       sessionSeconds: config.limits.consoleSessionSeconds,
+      maxSessions: config.limits.consoleSessionsPerAccount,
       secureCookies,
       uploadOrigins: [deps.store.uploadOrigin],
     },

@@ -29,7 +29,11 @@ export const ERRORS = {
   not_found: { status: 404, description: 'No such thing in this account (never existed, deleted or expired).', example: 'no such media' },
   method_not_allowed: { status: 405, description: 'The path exists, not with this method: `Allow` lists those it takes.', example: 'use one of GET, HEAD, DELETE' },
   request_timeout: { status: 408, description: 'The body did not arrive in time (a JSON body within JSON_BODY_TIMEOUT_SECONDS; an upload must keep a minimum pace).', example: 'the request body was not received in time' },
-  conflict: { status: 409, description: 'The request does not fit the current state.', example: 'there is no secondary auth token to promote' },
+  conflict: {
+    status: 409,
+    description: 'The request does not fit the current state: nothing to promote, or the account already holds the most it may of a kind (API_KEYS_PER_ACCOUNT, APPLICATIONS_PER_ACCOUNT, SHARE_LINKS_PER_ACCOUNT).',
+    example: 'there is no secondary auth token to promote',
+  },
   payload_too_large: { status: 413, description: 'The body is over its limit (MEDIA_MAX_BYTES for uploads, JSON_BODY_MAX_BYTES for JSON bodies).', example: 'the body exceeds the limit of 104857600 bytes' },
   uri_too_long: { status: 414, description: 'The request line is too long.', example: 'URI Too Long' },
   unsupported_media_type: { status: 415, description: 'A body sent with a Content-Type this route does not take.', example: 'the body must be JSON, sent as Content-Type: application/json' },

@@ -78,3 +78,15 @@ export const pageSize = z
 
 /** An empty query value (`?kind=`) means the parameter is absent, as a form sends it. */
 export const absentIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+
+/** The query of a keyset-paged list; the token is opaque here (domain/paging.ts reads it). */
+export const pagingQuery = {
+  page_size: z.preprocess(absentIfEmpty, pageSize),
+  page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
+};
+
+/** What the reference says of pagingQuery, for a list of `things`. */
+export const pagingNotes = (things: string) => ({
+  page_size: { description: `${things} per page, 1 to ${PAGE_SIZE_MAX} (default ${PAGE_SIZE_DEFAULT})`, example: String(PAGE_SIZE_DEFAULT) },
+  page_token: { description: "the previous page's `next_page_token`" },
+});

@@ -165,7 +165,7 @@ export const apiKeyCreated = component(z.strictObject({ sid: keySid, name: z.str
   ],
 });
 
-export const apiKeyList = component(z.strictObject({ keys: z.array(apiKey) }), { id: 'ApiKeyList' });
+export const apiKeyList = component(z.strictObject({ keys: z.array(apiKey), next_page_token: pageToken }), { id: 'ApiKeyList' });
 
 export const secondaryAuthToken = component(z.strictObject({ secondary_auth_token: secret }), {
   id: 'SecondaryAuthToken',
@@ -199,7 +199,7 @@ export const application = component(
   },
 );
 
-export const applicationList = component(z.strictObject({ applications: z.array(application) }), { id: 'ApplicationList' });
+export const applicationList = component(z.strictObject({ applications: z.array(application), next_page_token: pageToken }), { id: 'ApplicationList' });
 
 export const accountEvent = component(
   z.strictObject({

@@ -42,13 +42,27 @@ export async function findApplicationById(db: Queryable, applicationId: string):
   return rows[0];
 }
 
-export async function listApplications(db: Queryable, accountSid: string): Promise<ApplicationRow[]> {
-  const { rows } = await db.query<ApplicationRow>({
+/** The account's applications, newest first, after a cursor (domain/paging.ts). */
+export async function listApplications(
+  db: Queryable,
+  accountSid: string,
+  after: { createdAt: string; id: string } | undefined,
+  limit: number,
+): Promise<(ApplicationRow & { cursor_created_at: string })[]> {
+  const { rows } = await db.query<ApplicationRow & { cursor_created_at: string }>({
     name: 'application-list',
-    text: `SELECT ${COLUMNS} FROM applications WHERE account_sid = $1 ORDER BY created_at DESC`,
-    values: [accountSid],
+    text: `SELECT ${COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_created_at
+             FROM applications
+            WHERE account_sid = $1 AND ($2::timestamptz IS NULL OR (created_at, application_id) < ($2::timestamptz, $3::uuid))
+            ORDER BY created_at DESC, application_id DESC LIMIT $4`,
+    values: [accountSid, after?.createdAt ?? null, after?.id ?? null, limit],
   });
   return rows;
+}
+
+export async function countApplications(db: Queryable, accountSid: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>({ name: 'application-count', text: 'SELECT count(*)::int AS n FROM applications WHERE account_sid = $1', values: [accountSid] });
+  return rows[0]!.n;
 }
 
 export async function deleteApplication(db: Queryable, accountSid: string, applicationId: string): Promise<boolean> {

@@ -18,6 +18,24 @@ export async function insertConsoleSession(
   });
 }
 
+/** Ends the account's sessions past the newest `keep` (the oldest end first), and its expired ones. */
+export async function deleteSessionsBeyond(db: Queryable, accountSid: string, keep: number, now: Date): Promise<void> {
+  await db.query({
+    name: 'console-session-delete-beyond',
+    text: `DELETE FROM console_sessions
+            WHERE account_sid = $1
+              AND (expires_at <= $3 OR id_hash IN (SELECT id_hash FROM console_sessions WHERE account_sid = $1
+                                                   ORDER BY created_at DESC, id_hash OFFSET $2))`,
+    values: [accountSid, keep, now],
+  });
+}
+
+/** Removes every expired session (the sweep): a session row outlives its use only until then. */
+export async function deleteExpiredConsoleSessions(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query({ name: 'console-session-delete-expired', text: 'DELETE FROM console_sessions WHERE expires_at <= now()' });
+  return rowCount ?? 0;
+}
+
 /** The session, if it exists and has not expired at `now`. */
 export async function findConsoleSession(db: Queryable, idHash: Buffer, now: Date): Promise<ConsoleSessionRow | undefined> {
   const { rows } = await db.query<ConsoleSessionRow>({

@@ -67,9 +67,10 @@ export async function findMedia(db: Queryable, accountSid: string, mediaSid: str
   return rows[0];
 }
 
+/** Where a page ended (domain/paging.ts): the last row's created_at and sid. */
 export interface ListCursor {
   createdAt: string;
-  sid: string;
+  id: string;
 }
 
 export interface ListedMediaRow extends MediaRow {
@@ -90,7 +91,7 @@ export async function listMedia(
   limit: number,
   applicationId?: string | undefined,
 ): Promise<ListedMediaRow[]> {
-  const values: unknown[] = [accountSid, after?.createdAt ?? null, after?.sid ?? null, limit, applicationId ?? null];
+  const values: unknown[] = [accountSid, after?.createdAt ?? null, after?.id ?? null, limit, applicationId ?? null];
   const cursor = `($2::timestamptz IS NULL OR (m.created_at, m.sid) < ($2::timestamptz, $3::text))`;
   const application = `($5::uuid IS NULL OR m.application_id IS NULL OR m.application_id = $5::uuid)`;
   const text =

@@ -102,9 +102,22 @@ export async function addShareLinkUses(db: Queryable, uses: { sid: string; count
   });
 }
 
+/** Links that still work: neither expired nor used up (revoked ones are deleted). */
+export async function countLiveShareLinks(db: Queryable, accountSid: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>({
+    name: 'share-link-count-live',
+    text: `SELECT count(*)::int AS n
+             FROM share_links l JOIN media m ON m.sid = l.media_sid JOIN accounts a ON a.sid = l.account_sid
+            WHERE l.account_sid = $1 AND ${LIVE}`,
+    values: [accountSid],
+  });
+  return rows[0]!.n;
+}
+
+/** Where a page ended (domain/paging.ts): the last row's created_at and sid. */
 export interface ShareLinkCursor {
   createdAt: string;
-  sid: string;
+  id: string;
 }
 
 export interface ListedShareLinkRow extends ShareLinkRow {
@@ -132,7 +145,7 @@ export async function listShareLinks(
               AND ($4::timestamptz IS NULL OR (l.created_at, l.sid) < ($4::timestamptz, $5::text))
               AND ($2::text IS NULL OR ${LIVE})
             ORDER BY l.created_at DESC, l.sid DESC LIMIT $6`,
-    values: [filter.accountSid, filter.mediaSid ?? null, filter.applicationId ?? null, after?.createdAt ?? null, after?.sid ?? null, limit],
+    values: [filter.accountSid, filter.mediaSid ?? null, filter.applicationId ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
   });
   return rows;
 }

@@ -14,4 +14,6 @@ export interface ApiDeps extends MediaDeps, InvalidationDeps {
   uploadPace: UploadPace;
   shareLinks: ShareLinkDeps;
   uploads: UploadDeps;
+  /** what one account may hold (config.limits) */
+  caps: { apiKeys: number; applications: number };
 }

@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { createApiKey, deleteApiKey, getApiKeys } from '../../domain/api-keys.js';
 import { createApplication, deleteApplication, getApplications, type Application } from '../../domain/applications.js';
 import { createSecondaryToken, deleteSecondary, promoteSecondary } from '../../domain/auth-tokens.js';
+import { pagingNotes, pagingQuery } from '../input.js';
 import { route } from '../route.js';
 import type { ApiDeps } from './api-deps.js';
 
+const listQuery = z.object(pagingQuery);
 const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
 const applicationBody = z.strictObject({ name: z.string().min(1).max(200), public_key: z.string().min(1).max(16_384) });
 
@@ -30,9 +32,10 @@ export const credentialRoutes = () => [
     auth: 'owner',
     body: { json: nameBody, example: { name: 'webhooks' } },
     answers: { 201: { description: 'The key, with its secret.', schema: 'ApiKeyCreated' } },
+    errors: ['conflict'],
     async handle(ctx, { params, body }, deps: ApiDeps) {
       const { name } = await body();
-      const key = await createApiKey(deps.db, params.accountSid!, name);
+      const key = await createApiKey(deps.db, params.accountSid!, name, deps.caps.apiKeys);
       ctx.status = 201;
       ctx.body = { sid: key.sid, name: key.name, secret: key.secret, created_at: key.createdAt.toISOString() };
     },
@@ -43,11 +46,16 @@ export const credentialRoutes = () => [
     operationId: 'listApiKeys',
     tag: 'Credentials',
     summary: 'List API keys (without secrets)',
+    description: 'Newest first. Paged: pass `next_page_token` back as `page_token` until it is null.',
     auth: 'owner',
-    answers: { 200: { description: 'The keys.', schema: 'ApiKeyList' } },
-    async handle(ctx, { params }, deps: ApiDeps) {
-      const keys = await getApiKeys(deps.db, params.accountSid!);
-      ctx.body = { keys: keys.map((k) => ({ sid: k.sid, name: k.name, created_at: k.createdAt.toISOString() })) };
+    query: listQuery,
+    queryNotes: pagingNotes('keys'),
+    answers: { 200: { description: 'A page of keys.', schema: 'ApiKeyList' } },
+    errors: ['invalid_request'],
+    async handle(ctx, { params, query }, deps: ApiDeps) {
+      const q = query();
+      const { keys, nextPageToken } = await getApiKeys(deps.db, params.accountSid!, { pageSize: q.page_size, pageToken: q.page_token });
+      ctx.body = { keys: keys.map((k) => ({ sid: k.sid, name: k.name, created_at: k.createdAt.toISOString() })), next_page_token: nextPageToken };
     },
   }),
   route({
@@ -119,10 +127,11 @@ export const credentialRoutes = () => [
     auth: 'owner',
     body: { json: applicationBody, example: { name: 'voice', public_key: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA…\n-----END PUBLIC KEY-----\n' } },
     answers: { 201: { description: 'The application.', schema: 'Application' } },
+    errors: ['conflict'],
     async handle(ctx, { params, body }, deps: ApiDeps) {
       const { name, public_key: publicKey } = await body();
       ctx.status = 201;
-      ctx.body = applicationJson(await createApplication(deps.db, params.accountSid!, name, publicKey));
+      ctx.body = applicationJson(await createApplication(deps.db, params.accountSid!, name, publicKey, deps.caps.applications));
     },
   }),
   route({
@@ -131,10 +140,16 @@ export const credentialRoutes = () => [
     operationId: 'listApplications',
     tag: 'Credentials',
     summary: 'List applications',
+    description: 'Newest first. Paged: pass `next_page_token` back as `page_token` until it is null.',
     auth: 'owner',
-    answers: { 200: { description: 'The applications.', schema: 'ApplicationList' } },
-    async handle(ctx, { params }, deps: ApiDeps) {
-      ctx.body = { applications: (await getApplications(deps.db, params.accountSid!)).map(applicationJson) };
+    query: listQuery,
+    queryNotes: pagingNotes('applications'),
+    answers: { 200: { description: 'A page of applications.', schema: 'ApplicationList' } },
+    errors: ['invalid_request'],
+    async handle(ctx, { params, query }, deps: ApiDeps) {
+      const q = query();
+      const { applications, nextPageToken } = await getApplications(deps.db, params.accountSid!, { pageSize: q.page_size, pageToken: q.page_token });
+      ctx.body = { applications: applications.map(applicationJson), next_page_token: nextPageToken };
     },
   }),
   route({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listAccountEvents } from '../../domain/events.js';
-import { absentIfEmpty, pageSize } from '../input.js';
+import { absentIfEmpty, pageSize, pagingNotes } from '../input.js';
 import { route } from '../route.js';
 import type { ApiDeps } from './api-deps.js';
 
@@ -19,10 +19,7 @@ export const eventRoutes = () => [
     summary: 'Recent credential and setting changes, newest first',
     auth: 'owner',
     query: eventsQuery,
-    queryNotes: {
-      page_size: { description: 'events per page, 1 to 1000 (default 50)', example: '50' },
-      page_token: { description: "the previous page's `next_page_token`" },
-    },
+    queryNotes: pagingNotes('events'),
     answers: { 200: { description: 'A page of events.', schema: 'AccountEventList' } },
     errors: ['invalid_request'],
     async handle(ctx, { params, query }, deps: ApiDeps) {

@@ -5,7 +5,7 @@ import { InvalidRequest, PayloadTooLarge } from '../../domain/errors.js';
 import { deleteMedia, getMedia, listMedia, parseContentType, parseFilename, parseKind, uploadMedia, type Media } from '../../domain/media.js';
 import { MEDIA_KINDS } from '../../domain/media-kinds.js';
 import { principalOf } from '../auth.js';
-import { absentIfEmpty, pageSize } from '../input.js';
+import { absentIfEmpty, pagingNotes, pagingQuery } from '../input.js';
 import { route } from '../route.js';
 import { UnsupportedMediaType } from '../errors.js';
 import { readFilePart } from '../multipart.js';
@@ -33,11 +33,7 @@ export function mediaJson(publicBaseUrl: string, m: Media) {
   };
 }
 
-const listQuery = z.object({
-  kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS).optional()),
-  page_size: z.preprocess(absentIfEmpty, pageSize),
-  page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
-});
+const listQuery = z.object({ kind: z.preprocess(absentIfEmpty, z.enum(MEDIA_KINDS).optional()), ...pagingQuery });
 
 const uploadQuery = z.object({
   kind: z.string({ error: `kind is required: one of ${MEDIA_KINDS.join(', ')}` }),
@@ -71,8 +67,7 @@ export const mediaRoutes = (limits: { mediaMaxBytes: number }) => [
     query: listQuery,
     queryNotes: {
       kind: { description: 'only media of this kind' },
-      page_size: { description: 'media per page, 1 to 1000 (default 50)', example: '50' },
-      page_token: { description: "the previous page's `next_page_token`" },
+      ...pagingNotes('media'),
     },
     answers: { 200: { description: 'A page of media.', schema: 'MediaList' } },
     errors: ['invalid_request'],

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createShareLink, deleteShareLink, listShareLinks, type ShareLink } from '../../domain/share-links.js';
 import { principalOf } from '../auth.js';
-import { absentIfEmpty, pageSize } from '../input.js';
+import { pagingNotes, pagingQuery } from '../input.js';
 import { route } from '../route.js';
 import type { ApiDeps } from './api-deps.js';
 
@@ -22,14 +22,8 @@ function shareLinkJson(publicBaseUrl: string, l: ShareLink, token?: string) {
   };
 }
 
-const listQuery = z.object({
-  page_size: z.preprocess(absentIfEmpty, pageSize),
-  page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
-});
-const listNotes = {
-  page_size: { description: 'links per page, 1 to 1000 (default 50)', example: '50' },
-  page_token: { description: "the previous page's `next_page_token`" },
-};
+const listQuery = z.object(pagingQuery);
+const listNotes = pagingNotes('links');
 
 /** Share links: any credential of the account that may read the media (an application: media it may read). */
 export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlTtlSeconds: number }) => {
@@ -54,7 +48,7 @@ export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlT
       auth: 'account',
       body: { json: createBody, example: { expires_in: 86_400, label: 'voicemail for Ana' }, description: 'Every field is optional.' },
       answers: { 201: { description: 'The link, with its URL (shown this once).', schema: 'ShareLinkCreated' } },
-      errors: ['not_found'],
+      errors: ['not_found', 'conflict'],
       async handle(ctx, { params, body }, deps: ApiDeps) {
         const b = await body();
         const { link, token } = await createShareLink(deps.shareLinks, principalOf(ctx)!, params.accountSid!, params.mediaSid!, {
