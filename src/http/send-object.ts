@@ -20,8 +20,23 @@ export function parseRange(header: string, size: number): ByteRange | 'unsatisfi
 }
 
 /**
+ * Whether a Range still applies under If-Range (RFC 9110 §13.1.5): only while the
+ * validator names this very representation, an entity tag by strong comparison (a weak
+ * one never matches) or the exact Last-Modified date; otherwise the whole object is sent.
+ */
+export function rangeStillApplies(ifRange: string, object: Pick<ServedObject, 'etag' | 'lastModified'>): boolean {
+  const validator = ifRange.trim();
+  if (validator === '') return true;
+  if (validator.startsWith('"')) return validator === object.etag && !object.etag.startsWith('W/');
+  if (validator.startsWith('W/')) return false;
+  const date = Date.parse(validator);
+  return object.lastModified !== undefined && !Number.isNaN(date) && date === Math.floor(object.lastModified.getTime() / 1000) * 1000;
+}
+
+/**
  * Answers with an object's bytes as a file server would: ETag and If-None-Match (304),
- * one Range (206, or 416 when unsatisfiable), HEAD without opening anything. A stream
+ * one Range (206, or 416 when unsatisfiable) unless If-Range no longer matches (200 with
+ * everything), HEAD without opening anything. A stream
  * is only opened once the answer is known, and Koa destroys it if the client leaves,
  * which releases the store's connection (S3) or file.
  */
@@ -33,7 +48,7 @@ export async function sendObject(ctx: Context, object: ServedObject): Promise<vo
   const notModified =
     ifNoneMatch !== '' && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === object.etag));
   const rangeHeader = ctx.get('Range');
-  const range = rangeHeader && !notModified ? parseRange(rangeHeader, object.sizeBytes) : undefined;
+  const range = rangeHeader && !notModified && rangeStillApplies(ctx.get('If-Range'), object) ? parseRange(rangeHeader, object.sizeBytes) : undefined;
   if (range === 'unsatisfiable') {
     ctx.set('Content-Range', `bytes */${object.sizeBytes}`);
     throw new HttpError('range_not_satisfiable', 'the requested range is not satisfiable');

@@ -14,7 +14,7 @@ const noStore = { 'Cache-Control': 'Cache-Control-No-Store' };
 
 /** Liveness, readiness and metrics, for orchestrators and Prometheus. */
 export function healthRoutes(metricsToken: string | undefined) {
-  const expected = metricsToken === undefined ? undefined : hashSecret(`Bearer ${metricsToken}`);
+  const expected = metricsToken === undefined ? undefined : hashSecret(metricsToken);
   return [
     route({
       method: 'GET',
@@ -75,7 +75,7 @@ export function healthRoutes(metricsToken: string | undefined) {
       },
       async handle(ctx, _input, deps: HealthDeps) {
         // Optional: metrics name routes and volumes, which some operators keep private.
-        if (expected && !digestsEqual(hashSecret(ctx.get('Authorization')), expected)) {
+        if (expected && !digestsEqual(hashSecret(bearerToken(ctx.get('Authorization'))), expected)) {
           ctx.status = 401;
           ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
           ctx.body = errorBody(401, 'unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>');
@@ -95,4 +95,9 @@ function failures(report: ReadinessReport): string {
     .filter(([, c]) => !c.ok)
     .map(([name, c]) => `${name} (${c.detail})`)
     .join('; ');
+}
+
+/** The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1). */
+function bearerToken(authorization: string): string {
+  return /^bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(authorization)?.[1] ?? '';
 }
