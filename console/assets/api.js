@@ -27,7 +27,55 @@ export class SessionEnded extends Error {
   }
 }
 
-/** @typedef {{account_sid: string, csrf_token: string, expires_at: string}} Session */
+// ---- the API's types, from the OpenAPI document (../api-types.d.ts, `npm run openapi`) ----
+
+/** @typedef {import('../api-types.js').paths} Paths */
+/** @typedef {import('../api-types.js').components['schemas']} Schemas */
+/** @typedef {Schemas['ConsoleSession']} Session */
+/** @typedef {Schemas['Media']['kind']} Kind */
+
+/**
+ * A path of the signed-in account's API, as the document names it after
+ * /v1/accounts/{AccountSid}: '/media', '/media/{MediaSid}'.
+ * @typedef {{[K in keyof Paths]: K extends `/v1/accounts/{AccountSid}${infer Rest}` ? Rest : never}[keyof Paths]} AccountPath
+ */
+
+/**
+ * The methods the document has for that path, as fetch sends them ('GET', 'PATCH').
+ * @template {AccountPath} P
+ * @typedef {{[M in keyof Paths[`/v1/accounts/{AccountSid}${P}`] & ('get' | 'post' | 'patch' | 'delete')]-?:
+ *   [NonNullable<Paths[`/v1/accounts/{AccountSid}${P}`][M]>] extends [never] ? never : Uppercase<M>}[keyof Paths[`/v1/accounts/{AccountSid}${P}`] & ('get' | 'post' | 'patch' | 'delete')]} MethodOf
+ */
+
+/**
+ * The document's operation for a path and method.
+ * @template {AccountPath} P
+ * @template {string} M
+ * @typedef {NonNullable<Paths[`/v1/accounts/{AccountSid}${P}`][Lowercase<M> & keyof Paths[`/v1/accounts/{AccountSid}${P}`]]>} Operation
+ */
+
+/**
+ * What an operation answers on success: its JSON, or null for 204.
+ * @template O
+ * @typedef {O extends {responses: infer R}
+ *   ? {[S in keyof R & (200 | 201)]: R[S] extends {content: {'application/json': infer B}} ? B : never}[keyof R & (200 | 201)] | (204 extends keyof R ? null : never)
+ *   : never} Answer
+ */
+
+/**
+ * What a call to an operation sends: its JSON body, query and path parameters (other
+ * than the account, which the session gives), each only where the document has it.
+ * @template O
+ * @typedef {(O extends {requestBody: {content: {'application/json': infer B}}} ? {json: B} : {json?: never})
+ *   & (O extends {parameters: {query?: infer Q}} ? {query?: NonNullable<Q>} : {query?: never})
+ *   & (O extends {parameters: {path: infer A}} ? ({} extends Omit<A, 'AccountSid'> ? {path?: never} : {path: Omit<A, 'AccountSid'>}) : {path?: never})} Options
+ */
+
+/**
+ * The options argument: left out only where nothing in it is required.
+ * @template O
+ * @typedef {{} extends Options<O> ? [options?: Options<O>] : [options: Options<O>]} OptionsArgument
+ */
 
 /** @type {Session | null} */
 let session = null;
@@ -43,10 +91,23 @@ export function onSessionEnded(handler) {
   sessionEndedHandler = handler;
 }
 
-/** The JSON API path of the signed-in account, e.g. accountPath('/keys'). */
-export function accountPath(suffix) {
+/** @param {string} suffix @returns {string} the JSON API path of the signed-in account, e.g. accountPath('/keys') */
+function accountPath(suffix) {
   if (!session) throw new SessionEnded();
   return `/v1/accounts/${encodeURIComponent(session.account_sid)}${suffix}`;
+}
+
+/**
+ * '/media/{MediaSid}' with the media's sid in place, encoded.
+ * @param {string} template
+ * @param {Record<string, string>} params
+ */
+function fillPath(template, params) {
+  return template.replace(/\{(\w+)\}/g, (_, /** @type {string} */ name) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`${template} needs ${name}`);
+    return encodeURIComponent(value);
+  });
 }
 
 const NETWORK_MESSAGE = 'Cannot reach mediagate. Check your connection and try again.';
@@ -61,10 +122,13 @@ export function errorFromResponse(res, text) {
   let code = 'error';
   let message = '';
   try {
+    // Unknown until looked at: a proxy in front may answer JSON of its own.
+    /** @type {unknown} */
     const body = JSON.parse(text);
-    if (body && body.error) {
-      code = String(body.error.code ?? code);
-      message = String(body.error.message ?? '');
+    const error = body && typeof body === 'object' && 'error' in body ? body.error : undefined;
+    if (error && typeof error === 'object') {
+      code = String(('code' in error ? error.code : undefined) ?? code);
+      message = String(('message' in error ? error.message : undefined) ?? '');
     }
   } catch {
     // Not JSON (a proxy's error page, say): fall back to the status below.
@@ -77,6 +141,7 @@ export function errorFromResponse(res, text) {
   return new ApiError(res.status, code, message, retryAfter);
 }
 
+/** @param {number} status */
 function fallbackMessage(status) {
   if (status >= 500) return `mediagate had a problem (HTTP ${status}). Try again in a moment.`;
   if (status === 404) return 'Not found: it may have been deleted already.';
@@ -117,6 +182,7 @@ export async function loadSession() {
   }
   const text = await res.text();
   if (!res.ok) throw errorFromResponse(res, text);
+  /** @type {Session | null} */
   const body = JSON.parse(text);
   session = body && typeof body.csrf_token === 'string' ? body : null;
   return session;
@@ -142,8 +208,10 @@ export async function signIn(accountSid, authToken) {
   }
   const text = await res.text();
   if (!res.ok) throw errorFromResponse(res, text);
-  session = JSON.parse(text);
-  return /** @type {Session} */ (session);
+  /** @type {Session} */
+  const created = JSON.parse(text);
+  session = created;
+  return created;
 }
 
 export async function signOut() {
@@ -173,24 +241,33 @@ function endSession() {
 // ---- the JSON API ----
 
 /**
- * @param {string} method
- * @param {string} path under /v1, as accountPath() builds it
- * @param {{json?: unknown, query?: Record<string, string | number | undefined>}} [options]
- * @returns {Promise<any>} the parsed JSON body, or null for 204
+ * Calls an operation of the signed-in account's API, typed by the OpenAPI document:
+ * api('DELETE', '/media/{MediaSid}', { path: { MediaSid } }).
+ * @template {AccountPath} P
+ * @template {MethodOf<P>} M
+ * @param {M} method
+ * @param {P} path the document's path after /v1/accounts/{AccountSid}
+ * @param {OptionsArgument<Operation<P, M>>} options
+ * @returns {Promise<Answer<Operation<P, M>>>} the parsed JSON body, or null for 204
  */
-export async function api(method, path, options = {}) {
+export async function api(method, path, ...options) {
   if (!session) throw new SessionEnded();
   const mine = session;
+  // Inside, any operation's options: the checks are at the call.
+  /** @type {{json?: unknown, query?: Record<string, string | undefined>, path?: Record<string, string>} | undefined} */
+  const loose = options[0];
+  const given = loose ?? {};
+  const url = withQuery(accountPath(fillPath(path, given.path ?? {})), given.query);
   /** @type {Record<string, string>} */
   const headers = { 'X-CSRF-Token': mine.csrf_token, Accept: 'application/json' };
   let body;
-  if (options.json !== undefined) {
+  if (given.json !== undefined) {
     headers['Content-Type'] = 'application/json';
-    body = JSON.stringify(options.json);
+    body = JSON.stringify(given.json);
   }
   let res;
   try {
-    res = await fetch(withQuery(path, options.query), { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+    res = await fetch(url, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
   } catch {
     throw new ApiError(0, 'network', NETWORK_MESSAGE, undefined);
   }
@@ -201,7 +278,8 @@ export async function api(method, path, options = {}) {
     throw new SessionEnded();
   }
   if (!res.ok) throw errorFromResponse(res, text);
-  if (res.status === 204 || text === '') return null;
+  // null only where the document answers 204, which Answer then includes.
+  if (res.status === 204 || text === '') return /** @type {Answer<Operation<P, M>>} */ (null);
   return JSON.parse(text);
 }
 
@@ -221,9 +299,9 @@ export function withQuery(path, query) {
  * Uploads a file as raw bytes with its own Content-Type. XMLHttpRequest rather than
  * fetch: only it reports upload progress.
  * @param {File} file
- * @param {string} kind
+ * @param {Kind} kind
  * @param {(fraction: number) => void} onProgress
- * @returns {Promise<any>} the created media's JSON
+ * @returns {Promise<Answer<Operation<'/media', 'POST'>>>} the created media's JSON
  */
 export function uploadFile(file, kind, onProgress) {
   if (!session) return Promise.reject(new SessionEnded());

@@ -6,7 +6,7 @@ import { ApiError, currentSession, loadSession, onSessionEnded, signIn, signOut 
 import { loadApplications, mountApplications, resetApplications } from './applications.js';
 import { loadKeys, mountCredentials, resetCredentials, showTokenState } from './credentials.js';
 import { loadEvents, mountEvents, resetEvents } from './events.js';
-import { loadMedia, mountMedia, resetMedia } from './media.js';
+import { loadMedia, mountMedia, resetMedia, showKinds } from './media.js';
 import { loadProtection, mountProtection, resetProtection } from './protection.js';
 import { byId, clearToasts, closeDialogs, copyToClipboard, reportError, toast, withBusy } from './ui.js';
 
@@ -21,7 +21,7 @@ function boot() {
   const refreshEvents = () => {
     loadEvents();
   };
-  mountProtection({ onChange: refreshEvents });
+  mountProtection({ onChange: refreshEvents, onKinds: showKinds });
   mountMedia();
   mountCredentials({ onChange: refreshEvents });
   mountApplications({ onChange: refreshEvents });
@@ -29,12 +29,12 @@ function boot() {
   highlightSection = mountNavigation();
   mountCopyButtons();
 
-  const form = /** @type {HTMLFormElement} */ (byId('signin-form'));
+  const form = byId('signin-form', HTMLFormElement);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    submitSignIn(/** @type {HTMLButtonElement | null} */ (form.querySelector('button[type=submit]')));
+    submitSignIn(form.querySelector('button[type=submit]'));
   });
-  byId('signout').addEventListener('click', (e) => doSignOut(/** @type {HTMLButtonElement} */ (e.currentTarget)));
+  byId('signout').addEventListener('click', (e) => doSignOut(e.currentTarget));
   onSessionEnded((message) => showSignIn(message, 'warn'));
 
   loadSession()
@@ -62,8 +62,8 @@ function showSignIn(message, tone = 'info') {
   byId('signin-view').hidden = false;
   document.title = 'Sign in · mediagate console';
   showSignInMessage(message, tone);
-  const sid = /** @type {HTMLInputElement} */ (byId('signin-sid'));
-  const token = /** @type {HTMLInputElement} */ (byId('signin-token'));
+  const sid = byId('signin-sid', HTMLInputElement);
+  const token = byId('signin-token', HTMLInputElement);
   token.value = '';
   (sid.value ? token : sid).focus();
 }
@@ -96,7 +96,10 @@ function enterConsole() {
   loadEvents();
 }
 
-/** At the session's end the server refuses it; say so before the next click fails. */
+/**
+ * At the session's end the server refuses it; say so before the next click fails.
+ * @param {string} expiresAt
+ */
 function scheduleExpiry(expiresAt) {
   clearTimeout(expiryTimer);
   const at = Date.parse(expiresAt);
@@ -114,10 +117,10 @@ function scheduleExpiry(expiresAt) {
   }, delay);
 }
 
-/** @param {HTMLButtonElement | null} button */
+/** @param {Element | null} button */
 async function submitSignIn(button) {
-  const sidInput = /** @type {HTMLInputElement} */ (byId('signin-sid'));
-  const tokenInput = /** @type {HTMLInputElement} */ (byId('signin-token'));
+  const sidInput = byId('signin-sid', HTMLInputElement);
+  const tokenInput = byId('signin-token', HTMLInputElement);
   const sid = sidInput.value.trim();
   const token = tokenInput.value.trim();
   if (sid === '' || token === '') {
@@ -146,7 +149,7 @@ async function submitSignIn(button) {
   });
 }
 
-/** @param {HTMLButtonElement} button */
+/** @param {EventTarget | null} button */
 async function doSignOut(button) {
   await withBusy(button, async () => {
     try {
@@ -163,7 +166,7 @@ async function doSignOut(button) {
  * top of the window. Links are plain anchors, so they work without this.
  */
 function mountNavigation() {
-  const links = /** @type {HTMLAnchorElement[]} */ (Array.from(document.querySelectorAll('.navlink')));
+  const links = Array.from(document.querySelectorAll('.navlink')).filter((l) => l instanceof HTMLAnchorElement);
   let scheduled = false;
   const update = () => {
     scheduled = false;
@@ -201,9 +204,10 @@ function mountNavigation() {
 
 function mountCopyButtons() {
   for (const button of document.querySelectorAll('[data-copy-from]')) {
+    if (!(button instanceof HTMLElement)) continue;
     button.addEventListener('click', () => {
-      const source = byId(/** @type {HTMLElement} */ (button).dataset.copyFrom ?? '');
-      const what = /** @type {HTMLElement} */ (button).dataset.copyWhat ?? 'Value';
+      const source = byId(button.dataset.copyFrom ?? '');
+      const what = button.dataset.copyWhat ?? 'Value';
       copyToClipboard(source.textContent ?? '', what);
     });
   }

@@ -1,8 +1,10 @@
 // Applications: register a public key (PEM) with a name, list, delete.
 
-import { accountPath, api } from './api.js';
+import { api } from './api.js';
 import { formatFullDate, formatRelative } from './format.js';
 import { byId, confirmAction, h, reportError, toast, withBusy } from './ui.js';
+
+/** @typedef {import('./api.js').Schemas['Application']} Application */
 
 /** @type {() => void} */
 let changed = () => {};
@@ -10,29 +12,29 @@ let changed = () => {};
 /** @param {{onChange: () => void}} hooks */
 export function mountApplications(hooks) {
   changed = hooks.onChange;
-  const form = /** @type {HTMLFormElement} */ (byId('application-form'));
+  const form = byId('application-form', HTMLFormElement);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    registerApplication(form, /** @type {HTMLButtonElement | null} */ (form.querySelector('button[type=submit]')));
+    registerApplication(form, form.querySelector('button[type=submit]'));
   });
 }
 
 export function resetApplications() {
   byId('application-rows').replaceChildren();
   byId('applications-empty').hidden = true;
-  /** @type {HTMLFormElement} */ (byId('application-form')).reset();
+  byId('application-form', HTMLFormElement).reset();
 }
 
 export async function loadApplications() {
   try {
-    const res = await api('GET', accountPath('/applications'));
+    const res = await api('GET', '/applications');
     renderApplications(res.applications ?? []);
   } catch (err) {
     reportError(err, 'Could not load the applications');
   }
 }
 
-/** @param {any[]} apps */
+/** @param {Application[]} apps */
 function renderApplications(apps) {
   const rows = apps.map((a) =>
     h(
@@ -53,10 +55,10 @@ function renderApplications(apps) {
   byId('applications-empty').hidden = apps.length > 0;
 }
 
-/** @param {HTMLFormElement} form @param {HTMLButtonElement | null} button */
+/** @param {HTMLFormElement} form @param {Element | null} button */
 async function registerApplication(form, button) {
-  const nameInput = /** @type {HTMLInputElement} */ (byId('application-name'));
-  const keyInput = /** @type {HTMLTextAreaElement} */ (byId('application-key'));
+  const nameInput = byId('application-name', HTMLInputElement);
+  const keyInput = byId('application-key', HTMLTextAreaElement);
   const name = nameInput.value.trim();
   const publicKey = keyInput.value.trim();
   if (name === '') {
@@ -71,7 +73,7 @@ async function registerApplication(form, button) {
   }
   await withBusy(button, async () => {
     try {
-      const app = await api('POST', accountPath('/applications'), { json: { name, public_key: `${publicKey}\n` } });
+      const app = await api('POST', '/applications', { json: { name, public_key: `${publicKey}\n` } });
       form.reset();
       toast(`Application “${app.name}” registered (${app.algorithm ?? 'key accepted'}). Its ID is ${app.application_id}.`);
       changed();
@@ -82,7 +84,7 @@ async function registerApplication(form, button) {
   });
 }
 
-/** @param {any} app @param {EventTarget | null} button */
+/** @param {Application} app @param {EventTarget | null} button */
 async function deleteApplication(app, button) {
   const ok = await confirmAction({
     title: 'Delete this application?',
@@ -94,9 +96,9 @@ async function deleteApplication(app, button) {
     danger: true,
   });
   if (!ok) return;
-  await withBusy(/** @type {HTMLButtonElement} */ (button), async () => {
+  await withBusy(button, async () => {
     try {
-      await api('DELETE', accountPath(`/applications/${encodeURIComponent(app.application_id)}`));
+      await api('DELETE', '/applications/{ApplicationId}', { path: { ApplicationId: app.application_id } });
       toast(`Application “${app.name}” deleted.`);
       changed();
       await loadApplications();

@@ -1,8 +1,11 @@
 // API keys (create shows the secret once; delete) and auth-token rotation.
 
-import { accountPath, api } from './api.js';
+import { api } from './api.js';
 import { formatDate, formatFullDate, formatRelative } from './format.js';
 import { byId, confirmAction, h, reportError, toast, withBusy } from './ui.js';
+
+/** @typedef {import('./api.js').Schemas['ApiKey']} ApiKey */
+/** @typedef {import('./api.js').Schemas['AccountEvent']} AccountEvent */
 
 /** @type {() => void} */
 let changed = () => {};
@@ -10,16 +13,16 @@ let changed = () => {};
 /** @param {{onChange: () => void}} hooks */
 export function mountCredentials(hooks) {
   changed = hooks.onChange;
-  const form = /** @type {HTMLFormElement} */ (byId('key-form'));
+  const form = byId('key-form', HTMLFormElement);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    createKey(/** @type {HTMLButtonElement | null} */ (form.querySelector('button[type=submit]')));
+    createKey(form.querySelector('button[type=submit]'));
   });
   byId('key-reveal-done').addEventListener('click', () => hideReveal('key-reveal', ['key-reveal-sid', 'key-reveal-secret']));
   byId('token-reveal-done').addEventListener('click', () => hideReveal('token-reveal', ['token-reveal-value']));
-  byId('token-create').addEventListener('click', (e) => createSecondary(/** @type {HTMLButtonElement} */ (e.currentTarget)));
-  byId('token-promote').addEventListener('click', (e) => promoteSecondary(/** @type {HTMLButtonElement} */ (e.currentTarget)));
-  byId('token-delete').addEventListener('click', (e) => deleteSecondary(/** @type {HTMLButtonElement} */ (e.currentTarget)));
+  byId('token-create').addEventListener('click', (e) => createSecondary(e.currentTarget));
+  byId('token-promote').addEventListener('click', (e) => promoteSecondary(e.currentTarget));
+  byId('token-delete').addEventListener('click', (e) => deleteSecondary(e.currentTarget));
 }
 
 export function resetCredentials() {
@@ -28,10 +31,14 @@ export function resetCredentials() {
   byId('key-rows').replaceChildren();
   byId('keys-empty').hidden = true;
   byId('token-state').textContent = '';
-  /** @type {HTMLInputElement} */ (byId('key-name')).value = '';
+  byId('key-name', HTMLInputElement).value = '';
 }
 
-/** Secrets leave the page once the owner says they are saved. */
+/**
+ * Secrets leave the page once the owner says they are saved.
+ * @param {string} panelId
+ * @param {string[]} valueIds
+ */
 function hideReveal(panelId, valueIds) {
   byId(panelId).hidden = true;
   for (const id of valueIds) byId(id).textContent = '';
@@ -39,14 +46,14 @@ function hideReveal(panelId, valueIds) {
 
 export async function loadKeys() {
   try {
-    const res = await api('GET', accountPath('/keys'));
+    const res = await api('GET', '/keys');
     renderKeys(res.keys ?? []);
   } catch (err) {
     reportError(err, 'Could not load the API keys');
   }
 }
 
-/** @param {any[]} keys */
+/** @param {ApiKey[]} keys */
 function renderKeys(keys) {
   const rows = keys.map((k) =>
     h(
@@ -66,14 +73,14 @@ function renderKeys(keys) {
   byId('keys-empty').hidden = keys.length > 0;
 }
 
-/** @param {HTMLButtonElement | null} button */
+/** @param {Element | null} button */
 async function createKey(button) {
-  const input = /** @type {HTMLInputElement} */ (byId('key-name'));
+  const input = byId('key-name', HTMLInputElement);
   // A name helps tell keys apart later; without one the date does.
   const name = input.value.trim() || `Console key, ${formatDate(new Date().toISOString())}`;
   await withBusy(button, async () => {
     try {
-      const key = await api('POST', accountPath('/keys'), { json: { name } });
+      const key = await api('POST', '/keys', { json: { name } });
       input.value = '';
       byId('key-reveal-sid').textContent = key.sid;
       byId('key-reveal-secret').textContent = key.secret;
@@ -89,7 +96,7 @@ async function createKey(button) {
   });
 }
 
-/** @param {any} key @param {EventTarget | null} button */
+/** @param {ApiKey} key @param {EventTarget | null} button */
 async function deleteKey(key, button) {
   const ok = await confirmAction({
     title: 'Delete this API key?',
@@ -101,9 +108,9 @@ async function deleteKey(key, button) {
     danger: true,
   });
   if (!ok) return;
-  await withBusy(/** @type {HTMLButtonElement} */ (button), async () => {
+  await withBusy(button, async () => {
     try {
-      await api('DELETE', accountPath(`/keys/${encodeURIComponent(key.sid)}`));
+      await api('DELETE', '/keys/{KeySid}', { path: { KeySid: key.sid } });
       toast(`Key “${key.name}” deleted.`);
       changed();
       await loadKeys();
@@ -118,7 +125,7 @@ async function deleteKey(key, button) {
 /**
  * The API says nothing about whether a secondary token exists; the newest auth-token
  * event in the first page of events does.
- * @param {any[]} events newest first
+ * @param {AccountEvent[]} events newest first
  * @param {boolean} complete whether these are all the events
  */
 export function showTokenState(events, complete) {
@@ -135,11 +142,11 @@ export function showTokenState(events, complete) {
   }
 }
 
-/** @param {HTMLButtonElement} button */
+/** @param {EventTarget | null} button */
 async function createSecondary(button) {
   await withBusy(button, async () => {
     try {
-      const res = await api('POST', accountPath('/auth-tokens/secondary'));
+      const res = await api('POST', '/auth-tokens/secondary');
       byId('token-reveal-value').textContent = res.secondary_auth_token;
       const panel = byId('token-reveal');
       panel.hidden = false;
@@ -152,7 +159,7 @@ async function createSecondary(button) {
   });
 }
 
-/** @param {HTMLButtonElement} button */
+/** @param {EventTarget | null} button */
 async function promoteSecondary(button) {
   const ok = await confirmAction({
     title: 'Promote the secondary token?',
@@ -166,7 +173,7 @@ async function promoteSecondary(button) {
   if (!ok) return;
   await withBusy(button, async () => {
     try {
-      await api('POST', accountPath('/auth-tokens/promote'));
+      await api('POST', '/auth-tokens/promote');
       hideReveal('token-reveal', ['token-reveal-value']);
       toast('The secondary token is now the primary. The old primary no longer works.');
       changed();
@@ -176,7 +183,7 @@ async function promoteSecondary(button) {
   });
 }
 
-/** @param {HTMLButtonElement} button */
+/** @param {EventTarget | null} button */
 async function deleteSecondary(button) {
   const ok = await confirmAction({
     title: 'Delete the secondary token?',
@@ -187,7 +194,7 @@ async function deleteSecondary(button) {
   if (!ok) return;
   await withBusy(button, async () => {
     try {
-      await api('DELETE', accountPath('/auth-tokens/secondary'));
+      await api('DELETE', '/auth-tokens/secondary');
       hideReveal('token-reveal', ['token-reveal-value']);
       toast('Secondary token deleted.');
       changed();

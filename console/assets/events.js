@@ -1,20 +1,22 @@
 // The events list: credential and setting changes, newest first, with "load older".
 
-import { accountPath, api } from './api.js';
+import { api } from './api.js';
 import { describeEvent, formatFullDate, formatRelative } from './format.js';
 import { byId, h, reportError, withBusy } from './ui.js';
+
+/** @typedef {import('./api.js').Schemas['AccountEvent']} AccountEvent */
 
 const PAGE_SIZE = 25;
 
 const state = { nextToken: /** @type {string | null} */ (null), loadSeq: 0 };
-/** @type {(events: any[], complete: boolean) => void} */
+/** @type {(events: AccountEvent[], complete: boolean) => void} */
 let onFirstPage = () => {};
 
-/** @param {{onFirstPage: (events: any[], complete: boolean) => void}} hooks */
+/** @param {{onFirstPage: (events: AccountEvent[], complete: boolean) => void}} hooks */
 export function mountEvents(hooks) {
   onFirstPage = hooks.onFirstPage;
-  byId('events-refresh').addEventListener('click', (e) => withBusy(/** @type {HTMLButtonElement} */ (e.currentTarget), () => loadEvents()));
-  byId('events-more').addEventListener('click', (e) => withBusy(/** @type {HTMLButtonElement} */ (e.currentTarget), () => loadOlder()));
+  byId('events-refresh').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadEvents()));
+  byId('events-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadOlder()));
 }
 
 export function resetEvents() {
@@ -29,7 +31,7 @@ export function resetEvents() {
 export async function loadEvents() {
   const seq = ++state.loadSeq;
   try {
-    const res = await api('GET', accountPath('/events'), { query: { page_size: PAGE_SIZE } });
+    const res = await api('GET', '/events', { query: { page_size: String(PAGE_SIZE) } });
     if (seq !== state.loadSeq) return;
     const events = res.events ?? [];
     state.nextToken = res.next_page_token ?? null;
@@ -46,7 +48,7 @@ async function loadOlder() {
   if (!state.nextToken) return;
   const seq = state.loadSeq;
   try {
-    const res = await api('GET', accountPath('/events'), { query: { page_size: PAGE_SIZE, page_token: state.nextToken } });
+    const res = await api('GET', '/events', { query: { page_size: String(PAGE_SIZE), page_token: state.nextToken } });
     if (seq !== state.loadSeq) return;
     byId('event-rows').append(...(res.events ?? []).map(renderEvent));
     state.nextToken = res.next_page_token ?? null;
@@ -56,7 +58,7 @@ async function loadOlder() {
   }
 }
 
-/** @param {any} event */
+/** @param {AccountEvent} event */
 function renderEvent(event) {
   const { title, detail } = describeEvent(event);
   return h(

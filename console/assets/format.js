@@ -1,10 +1,14 @@
 // How values read on the page: sizes, dates, event descriptions.
 
-const KIND_NAMES = { message: 'Message', recording: 'Recording', fax: 'Fax' };
+/** @typedef {import('./api.js').Schemas['AccountEvent']} AccountEvent */
 
-/** @param {string} kind */
+/**
+ * "Message" for message: a kind's name is its word, capitalised (so the API's list of
+ * kinds is the only one).
+ * @param {string} kind
+ */
 export function kindName(kind) {
-  return KIND_NAMES[kind] ?? kind;
+  return kind.charAt(0).toUpperCase() + kind.slice(1);
 }
 
 /** @param {number} bytes */
@@ -45,7 +49,10 @@ export function formatFullDate(iso) {
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
-/** "3 minutes ago", "yesterday"; dates older than a week read as dates. */
+/**
+ * "3 minutes ago", "yesterday"; dates older than a week read as dates.
+ * @param {string | null | undefined} iso
+ */
 export function formatRelative(iso, now = Date.now()) {
   if (!iso) return '—';
   const t = new Date(iso).getTime();
@@ -59,28 +66,38 @@ export function formatRelative(iso, now = Date.now()) {
   return formatDate(iso);
 }
 
-/** A short type for a Content-Type: "PNG image", "MP3 audio", else the type itself. */
+/**
+ * A short type for a Content-Type: "PNG image", "MP3 audio", else the type itself.
+ * @param {string | null | undefined} contentType
+ */
 export function describeType(contentType) {
-  const type = String(contentType ?? '').split(';')[0].trim().toLowerCase();
-  const [major, minor = ''] = type.split('/');
+  const type = mediaType(contentType);
+  const [major = '', minor = ''] = type.split('/');
   const sub = minor.replace(/^x-/, '').replace(/\+.*$/, '');
-  const names = { image: 'image', audio: 'audio', video: 'video' };
-  if (major in names && sub !== '') {
-    const label = { jpeg: 'JPEG', mpeg: major === 'audio' ? 'MP3' : 'MPEG', 'svg': 'SVG', wav: 'WAV', png: 'PNG', gif: 'GIF', webp: 'WebP', mp4: 'MP4', ogg: 'Ogg', webm: 'WebM', tiff: 'TIFF' }[sub];
-    return `${label ?? sub.toUpperCase()} ${names[major]}`;
+  if ((major === 'image' || major === 'audio' || major === 'video') && sub !== '') {
+    const labels = new Map(Object.entries({ jpeg: 'JPEG', mpeg: major === 'audio' ? 'MP3' : 'MPEG', 'svg': 'SVG', wav: 'WAV', png: 'PNG', gif: 'GIF', webp: 'WebP', mp4: 'MP4', ogg: 'Ogg', webm: 'WebM', tiff: 'TIFF' }));
+    return `${labels.get(sub) ?? sub.toUpperCase()} ${major}`;
   }
   if (type === 'application/pdf') return 'PDF';
   return type || 'unknown';
 }
 
-/** @param {string} contentType @returns {'image' | 'audio' | 'video' | null} what a browser can preview */
+/** @param {string | null | undefined} contentType @returns {'image' | 'audio' | 'video' | null} what a browser can preview */
 export function previewKind(contentType) {
-  const type = String(contentType ?? '').split(';')[0].trim().toLowerCase();
+  const type = mediaType(contentType);
   // SVG is served as an attachment (it can carry script), so it has no inline preview.
   if (type.startsWith('image/') && type !== 'image/svg+xml') return 'image';
   if (type.startsWith('audio/')) return 'audio';
   if (type.startsWith('video/')) return 'video';
   return null;
+}
+
+/**
+ * "image/png" of "image/PNG; charset=x".
+ * @param {string | null | undefined} contentType
+ */
+export function mediaType(contentType) {
+  return (String(contentType ?? '').split(';')[0] ?? '').trim().toLowerCase();
 }
 
 /** @param {string} sid "ME0123…cdef" shortened for narrow places */
@@ -90,21 +107,22 @@ export function shortSid(sid) {
 
 /**
  * What an event means, in words.
- * @param {{type: string, detail: any}} event
+ * @param {AccountEvent} event
  * @returns {{title: string, detail: string}}
  */
 export function describeEvent(event) {
+  /** @type {AccountEvent['detail']} */
   const d = event.detail && typeof event.detail === 'object' ? event.detail : {};
   const kind = typeof d.kind === 'string' ? kindName(d.kind).toLowerCase() : 'media';
   switch (event.type) {
     case 'api_key.created':
       return { title: 'API key created', detail: [d.name, d.key_sid].filter(Boolean).join(' · ') };
     case 'api_key.deleted':
-      return { title: 'API key deleted', detail: d.key_sid ?? '' };
+      return { title: 'API key deleted', detail: String(d.key_sid ?? '') };
     case 'application.created':
       return { title: 'Application registered', detail: [d.name, d.application_id, d.algorithm].filter(Boolean).join(' · ') };
     case 'application.deleted':
-      return { title: 'Application deleted', detail: d.application_id ?? '' };
+      return { title: 'Application deleted', detail: String(d.application_id ?? '') };
     case 'media_protection.changed':
       return { title: `Protection of ${kind} media turned ${d.enabled ? 'on' : 'off'}`, detail: '' };
     case 'media_protection.protected_existing':
@@ -128,7 +146,10 @@ export function describeEvent(event) {
   }
 }
 
-/** "console_session.created" → "Console session created" */
+/**
+ * "console_session.created" → "Console session created"
+ * @param {string} type
+ */
 function humanizeType(type) {
   const words = String(type).replace(/[._]+/g, ' ').trim();
   return words.charAt(0).toUpperCase() + words.slice(1);

@@ -1,15 +1,19 @@
 // The media list (newest first, paged, filtered by kind), upload, preview, download,
 // copy URL and delete.
 
-import { accountPath, api, uploadFile } from './api.js';
-import { describeType, formatBytes, formatDate, formatFullDate, formatRelative, kindName, previewKind } from './format.js';
+import { api, uploadFile } from './api.js';
+import { describeType, formatBytes, formatDate, formatFullDate, formatRelative, kindName, mediaType, previewKind } from './format.js';
 import { badge, byId, confirmAction, copyToClipboard, h, icon, reportError, toast, withBusy } from './ui.js';
+
+/** @typedef {import('./api.js').Kind} Kind */
+/** @typedef {import('./api.js').Schemas['Media']} Media */
 
 const PAGE_SIZE = 20;
 // Thumbnails load the whole object: only for images up to this size.
 const THUMBNAIL_MAX_BYTES = 5 * 1024 * 1024;
 
 const state = {
+  /** @type {Kind | ''} '' for every kind */
   kind: '',
   /** page tokens: [0] is the first page (no token), [i] the token that fetched page i */
   tokens: /** @type {(string | undefined)[]} */ ([undefined]),
@@ -19,21 +23,27 @@ const state = {
   loadSeq: 0,
 };
 
-/** sid + disposition → {url, expires}; signed URLs are reused until shortly before they expire */
+/** @type {Kind[]} the API's kinds, as the protection settings named them (showKinds) */
+let kinds = [];
+
+/** @type {Map<string, {url: string, expires: number}>} sid + disposition → signed URL; reused until shortly before it expires */
 const signedUrls = new Map();
 /** @type {IntersectionObserver | null} */
 let thumbObserver = null;
-/** thumb button → its media, for the observer */
+/** @type {WeakMap<Element, Media>} thumb button → its media, for the observer */
 const thumbMedia = new WeakMap();
 
+/** @param {string} value a select's @returns {Kind | undefined} */
+const kindOf = (value) => kinds.find((k) => k === value);
+
 export function mountMedia() {
-  const filter = /** @type {HTMLSelectElement} */ (byId('media-filter'));
+  const filter = byId('media-filter', HTMLSelectElement);
   filter.addEventListener('change', () => {
-    state.kind = filter.value;
+    state.kind = kindOf(filter.value) ?? '';
     resetPaging();
     loadMedia();
   });
-  byId('media-refresh').addEventListener('click', (e) => withBusy(/** @type {HTMLButtonElement} */ (e.currentTarget), () => loadMedia()));
+  byId('media-refresh').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadMedia()));
   byId('media-prev').addEventListener('click', () => {
     if (state.page === 0) return;
     state.page -= 1;
@@ -46,7 +56,7 @@ export function mountMedia() {
     loadMedia();
   });
 
-  const input = /** @type {HTMLInputElement} */ (byId('upload-file'));
+  const input = byId('upload-file', HTMLInputElement);
   input.addEventListener('change', () => {
     const files = Array.from(input.files ?? []);
     // Cleared so that choosing the same file again uploads it again.
@@ -61,7 +71,8 @@ export function mountMedia() {
     zone.classList.add('is-dragging');
   });
   zone.addEventListener('dragleave', (e) => {
-    if (!zone.contains(/** @type {Node | null} */ (e.relatedTarget))) zone.classList.remove('is-dragging');
+    const to = e.relatedTarget;
+    if (!(to instanceof Node && zone.contains(to))) zone.classList.remove('is-dragging');
   });
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
@@ -69,7 +80,7 @@ export function mountMedia() {
     uploadAll(Array.from(e.dataTransfer?.files ?? []));
   });
 
-  const dialog = /** @type {HTMLDialogElement} */ (byId('preview-dialog'));
+  const dialog = byId('preview-dialog', HTMLDialogElement);
   byId('preview-close').addEventListener('click', () => dialog.close());
   // Stops audio or video that is still playing when the dialog closes.
   dialog.addEventListener('close', () => byId('preview-body').replaceChildren());
@@ -77,6 +88,19 @@ export function mountMedia() {
   dialog.addEventListener('click', (e) => {
     if (e.target === dialog) dialog.close();
   });
+}
+
+/**
+ * Gives the kind selects (upload, filter) an option for each of the API's kinds, in its
+ * order; options already there stay, and so does the choice made.
+ * @param {Kind[]} apiKinds
+ */
+export function showKinds(apiKinds) {
+  kinds = apiKinds;
+  for (const select of [byId('upload-kind', HTMLSelectElement), byId('media-filter', HTMLSelectElement)]) {
+    const present = new Set(Array.from(select.options, (o) => o.value));
+    for (const kind of apiKinds) if (!present.has(kind)) select.append(h('option', { value: kind, text: kindName(kind) }));
+  }
 }
 
 function resetPaging() {
@@ -88,7 +112,7 @@ function resetPaging() {
 export function resetMedia() {
   state.loadSeq += 1;
   state.kind = '';
-  /** @type {HTMLSelectElement} */ (byId('media-filter')).value = '';
+  byId('media-filter', HTMLSelectElement).value = '';
   resetPaging();
   signedUrls.clear();
   thumbObserver?.disconnect();
@@ -106,8 +130,8 @@ export async function loadMedia() {
   loading.textContent = 'Loading media…';
   byId('media-table').setAttribute('aria-busy', 'true');
   try {
-    const res = await api('GET', accountPath('/media'), {
-      query: { kind: state.kind, page_size: PAGE_SIZE, page_token: state.tokens[state.page] },
+    const res = await api('GET', '/media', {
+      query: { kind: state.kind || undefined, page_size: String(PAGE_SIZE), page_token: state.tokens[state.page] },
     });
     if (seq !== state.loadSeq) return;
     state.nextToken = res.next_page_token ?? null;
@@ -122,7 +146,7 @@ export async function loadMedia() {
   }
 }
 
-/** @param {any[]} media */
+/** @param {Media[]} media */
 function renderRows(media) {
   thumbObserver?.disconnect();
   thumbObserver = new IntersectionObserver(onThumbVisible, { rootMargin: '200px' });
@@ -138,11 +162,11 @@ function renderRows(media) {
   const first = state.page * PAGE_SIZE + 1;
   byId('media-page-info').textContent =
     media.length === 0 ? '' : `Showing ${first}–${first + media.length - 1}${state.nextToken ? '' : ' (the oldest)'}`;
-  /** @type {HTMLButtonElement} */ (byId('media-prev')).disabled = state.page === 0;
-  /** @type {HTMLButtonElement} */ (byId('media-next')).disabled = !state.nextToken;
+  byId('media-prev', HTMLButtonElement).disabled = state.page === 0;
+  byId('media-next', HTMLButtonElement).disabled = !state.nextToken;
 }
 
-/** @param {any} m the media JSON */
+/** @param {Media} m */
 function renderRow(m) {
   const label = m.filename || m.sid;
   const preview = previewKind(m.content_type);
@@ -183,7 +207,7 @@ function renderRow(m) {
 }
 
 /**
- * @param {any} m
+ * @param {Media} m
  * @param {'image' | 'audio' | 'video' | null} preview
  * @param {string} label
  */
@@ -203,13 +227,13 @@ function renderThumb(m, preview, label) {
 function onThumbVisible(entries) {
   for (const entry of entries) {
     if (!entry.isIntersecting) continue;
-    const button = /** @type {HTMLElement} */ (entry.target);
+    const button = entry.target;
     thumbObserver?.unobserve(button);
     const m = thumbMedia.get(button);
     if (!m) continue;
     signedUrl(m, false)
       .then((url) => {
-        const img = /** @type {HTMLImageElement} */ (h('img', { alt: '', class: 'thumb-img', decoding: 'async' }));
+        const img = h('img', { alt: '', class: 'thumb-img', decoding: 'async' });
         img.addEventListener('load', () => button.classList.add('has-image'), { once: true });
         img.addEventListener('error', () => img.remove(), { once: true });
         img.src = url;
@@ -220,16 +244,17 @@ function onThumbVisible(entries) {
   }
 }
 
+/** @param {string} contentType @param {'image' | 'audio' | 'video' | null} preview */
 function glyphText(contentType, preview) {
   if (preview === 'audio') return '♪';
   if (preview === 'video') return '▶';
-  const sub = String(contentType ?? '').split(';')[0].split('/')[1] ?? '';
+  const sub = mediaType(contentType).split('/')[1] ?? '';
   return sub.replace(/^(x-|vnd\.)/, '').slice(0, 4).toUpperCase() || 'FILE';
 }
 
 /**
  * A signed URL for the media, from `?redirect=false` (same checks as the media URL).
- * @param {any} m
+ * @param {Media} m
  * @param {boolean} attachment
  * @returns {Promise<string>}
  */
@@ -237,7 +262,8 @@ async function signedUrl(m, attachment) {
   const key = `${m.sid}:${attachment ? 'a' : 'i'}`;
   const cached = signedUrls.get(key);
   if (cached && cached.expires - Date.now() > 60_000) return cached.url;
-  const res = await api('GET', accountPath(`/media/${encodeURIComponent(m.sid)}`), {
+  const res = await api('GET', '/media/{MediaSid}', {
+    path: { MediaSid: m.sid },
     query: { redirect: 'false', disposition: attachment ? 'attachment' : undefined },
   });
   const expires = Date.parse(res.expires_at);
@@ -245,9 +271,9 @@ async function signedUrl(m, attachment) {
   return res.url;
 }
 
-/** @param {any} m */
+/** @param {Media} m */
 async function openPreview(m) {
-  const dialog = /** @type {HTMLDialogElement} */ (byId('preview-dialog'));
+  const dialog = byId('preview-dialog', HTMLDialogElement);
   const body = byId('preview-body');
   const kind = previewKind(m.content_type);
   byId('preview-title').textContent = m.filename || m.sid;
@@ -263,7 +289,7 @@ async function openPreview(m) {
     return;
   }
   if (!dialog.open) return;
-  /** @type {HTMLElement} */
+  /** @type {HTMLImageElement | HTMLMediaElement} */
   let el;
   if (kind === 'image') el = h('img', { class: 'preview-media', alt: m.filename ? `Preview of ${m.filename}` : 'Media preview' });
   else if (kind === 'audio') el = h('audio', { class: 'preview-media', controls: true, preload: 'metadata' });
@@ -273,14 +299,14 @@ async function openPreview(m) {
     () => body.replaceChildren(h('p', { class: 'notice notice-error', text: 'This file could not be shown by the browser. Download it instead.' })),
     { once: true },
   );
-  /** @type {HTMLImageElement} */ (el).src = url;
+  el.src = url;
   const downloadButton = h('button', { type: 'button', class: 'btn btn-secondary btn-small', on: { click: (e) => download(m, e.currentTarget) } }, 'Download');
   body.replaceChildren(el, h('div', { class: 'preview-actions' }, downloadButton));
 }
 
-/** @param {any} m @param {EventTarget | null} button */
+/** @param {Media} m @param {EventTarget | null} button */
 async function download(m, button) {
-  await withBusy(/** @type {HTMLButtonElement} */ (button), async () => {
+  await withBusy(button, async () => {
     try {
       const url = await signedUrl(m, true);
       // The signed URL answers with Content-Disposition: attachment, so following it downloads.
@@ -295,7 +321,7 @@ async function download(m, button) {
   });
 }
 
-/** @param {any} m @param {EventTarget | null} button */
+/** @param {Media} m @param {EventTarget | null} button */
 async function deleteMedia(m, button) {
   const label = m.filename || m.sid;
   const ok = await confirmAction({
@@ -308,9 +334,9 @@ async function deleteMedia(m, button) {
     danger: true,
   });
   if (!ok) return;
-  await withBusy(/** @type {HTMLButtonElement} */ (button), async () => {
+  await withBusy(button, async () => {
     try {
-      await api('DELETE', accountPath(`/media/${encodeURIComponent(m.sid)}`));
+      await api('DELETE', '/media/{MediaSid}', { path: { MediaSid: m.sid } });
       signedUrls.delete(`${m.sid}:a`);
       signedUrls.delete(`${m.sid}:i`);
       toast(`Deleted ${label}.`);
@@ -324,7 +350,12 @@ async function deleteMedia(m, button) {
 /** @param {File[]} files */
 async function uploadAll(files) {
   if (files.length === 0) return;
-  const kind = /** @type {HTMLSelectElement} */ (byId('upload-kind')).value;
+  const kind = kindOf(byId('upload-kind', HTMLSelectElement).value);
+  // No kinds yet: the protection settings, which name them, did not load (and said so).
+  if (kind === undefined) {
+    toast('Could not upload: the media kinds have not loaded. Reload the page and try again.', 'error');
+    return;
+  }
   let uploaded = 0;
   for (const file of files) {
     if (await uploadOne(file, kind)) uploaded += 1;
@@ -336,9 +367,9 @@ async function uploadAll(files) {
   }
 }
 
-/** @param {File} file @param {string} kind @returns {Promise<boolean>} */
+/** @param {File} file @param {Kind} kind @returns {Promise<boolean>} */
 async function uploadOne(file, kind) {
-  const progress = /** @type {HTMLProgressElement} */ (h('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` }));
+  const progress = h('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` });
   const status = h('span', { class: 'upload-status muted', text: formatBytes(file.size) });
   const dismiss = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', hidden: true }, '×');
   const item = h('li', { class: 'upload-item' }, h('span', { class: 'upload-name', text: file.name || 'file' }), progress, status, dismiss);

@@ -1,29 +1,31 @@
-// Media protection switches, protect-existing, and retention.
+// Media protection switches, protect-existing, and retention. The kinds are the API's:
+// one row for each kind its protection settings name.
 
-import { accountPath, api, currentSession } from './api.js';
+import { api, currentSession } from './api.js';
 import { formatCount, formatDate, kindName } from './format.js';
 import { byId, h, openConfirm, reportError, toast, withBusy } from './ui.js';
 
-const KINDS = ['message', 'recording', 'fax'];
+/** @typedef {import('./api.js').Kind} Kind */
+/** @typedef {import('./api.js').Schemas['MediaProtection']} MediaProtection */
+/** @typedef {MediaProtection[Kind]} KindProtection */
+
 // Counting pages through the list; past this many pages the dialog says "more than".
 const COUNT_PAGE_SIZE = 1000;
 const COUNT_MAX_PAGES = 100;
 
 /** @type {() => void} */
 let changed = () => {};
+/** @type {(kinds: Kind[]) => void} */
+let kindsKnown = () => {};
 
-/** @param {{onChange: () => void}} hooks onChange: something changed that the events list shows */
+/**
+ * @param {{onChange: () => void, onKinds: (kinds: Kind[]) => void}} hooks onChange: something
+ *   changed that the events list shows; onKinds: the API's kinds, in its order, once loaded
+ */
 export function mountProtection(hooks) {
   changed = hooks.onChange;
-  for (const kind of KINDS) {
-    const input = /** @type {HTMLInputElement} */ (byId(`protect-${kind}`));
-    input.addEventListener('change', () => toggleProtection(kind, input));
-  }
-  for (const button of document.querySelectorAll('[data-protect-existing]')) {
-    const kind = /** @type {HTMLElement} */ (button).dataset.protectExisting ?? '';
-    button.addEventListener('click', () => protectExisting(kind, /** @type {HTMLButtonElement} */ (button)));
-  }
-  const form = /** @type {HTMLFormElement} */ (byId('retention-form'));
+  kindsKnown = hooks.onKinds;
+  const form = byId('retention-form', HTMLFormElement);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     saveRetention();
@@ -32,43 +34,115 @@ export function mountProtection(hooks) {
 
 export async function loadProtection() {
   try {
-    const [state, retention] = await Promise.all([
-      api('GET', accountPath('/settings/media-protection')),
-      api('GET', accountPath('/settings/retention')),
-    ]);
+    const [state, retention] = await Promise.all([api('GET', '/settings/media-protection'), api('GET', '/settings/retention')]);
     showProtection(state);
     showRetention(retention.days);
   } catch (err) {
-    for (const kind of KINDS) byId(`kind-state-${kind}`).textContent = 'Could not load the setting.';
+    const rows = kindRows();
+    for (const row of rows) row.state.textContent = 'Could not load the setting.';
+    if (rows.length === 0) byId('kind-loading').textContent = 'Could not load the setting.';
     byId('retention-state').textContent = 'Could not load retention.';
     reportError(err, 'Could not load the protection settings');
   }
 }
 
 export function resetProtection() {
-  for (const kind of KINDS) {
-    const input = /** @type {HTMLInputElement} */ (byId(`protect-${kind}`));
+  // The rows stay (the kinds are the service's, not the account's); their state goes.
+  for (const { row, input, state } of kindRows()) {
     input.checked = false;
     input.disabled = true;
-    byId(`kind-state-${kind}`).textContent = 'Loading…';
+    state.textContent = 'Loading…';
+    row.classList.remove('is-on');
   }
+  byId('kind-loading').textContent = 'Loading…';
   byId('retention-state').textContent = 'Loading…';
-  /** @type {HTMLInputElement} */ (byId('retention-days')).value = '';
+  byId('retention-days', HTMLInputElement).value = '';
 }
 
-/** @param {Record<string, {enabled: boolean, changed_at: string | null}>} state */
+/**
+ * The kinds an answer names, in its order.
+ * @param {MediaProtection} state
+ * @returns {Kind[]}
+ */
+function kindsOf(state) {
+  // Object.keys says string[]; an answer's keys are the document's kinds.
+  return /** @type {Kind[]} */ (Object.keys(state));
+}
+
+/** @param {MediaProtection} state */
 function showProtection(state) {
-  for (const kind of KINDS) {
-    const s = state[kind] ?? { enabled: false, changed_at: null };
-    const input = /** @type {HTMLInputElement} */ (byId(`protect-${kind}`));
+  const kinds = kindsOf(state);
+  for (const kind of kinds) {
+    const s = state[kind];
+    const { row, input, state: text } = kindRow(kind);
     input.checked = s.enabled;
     input.disabled = false;
-    byId(`kind-state-${kind}`).textContent = describeState(kind, s);
-    const row = input.closest('.kind-row');
-    row?.classList.toggle('is-on', s.enabled);
+    text.textContent = describeState(kind, s);
+    row.classList.toggle('is-on', s.enabled);
   }
+  byId('kind-loading').hidden = kinds.length > 0;
+  kindsKnown(kinds);
 }
 
+/**
+ * @typedef {object} KindRow
+ * @property {HTMLElement} row
+ * @property {HTMLInputElement} input the switch
+ * @property {HTMLElement} state what the switch means now
+ */
+
+/** @returns {KindRow[]} the rows on the page */
+function kindRows() {
+  /** @type {KindRow[]} */
+  const rows = [];
+  for (const row of byId('kind-list').children) {
+    const kind = row instanceof HTMLElement ? row.dataset.kind : undefined;
+    if (row instanceof HTMLElement && kind !== undefined) rows.push({ row, input: byId(`protect-${kind}`, HTMLInputElement), state: byId(`kind-state-${kind}`) });
+  }
+  return rows;
+}
+
+/**
+ * The kind's row, made the first time the API names the kind.
+ * @param {Kind} kind
+ * @returns {KindRow}
+ */
+function kindRow(kind) {
+  const found = kindRows().find(({ row }) => row.dataset.kind === kind);
+  if (found) return found;
+  const name = kindName(kind);
+  const input = h('input', {
+    type: 'checkbox',
+    role: 'switch',
+    class: 'switch',
+    id: `protect-${kind}`,
+    dataset: { kind },
+    'aria-describedby': `kind-state-${kind}`,
+    disabled: true,
+  });
+  input.addEventListener('change', () => toggleProtection(kind, input));
+  const state = h('p', { class: 'kind-state muted', id: `kind-state-${kind}`, 'aria-live': 'polite', text: 'Loading…' });
+  const protect = h('button', { type: 'button', class: 'btn btn-secondary btn-small', dataset: { protectExisting: kind } }, 'Protect existing media');
+  protect.addEventListener('click', () => protectExisting(kind, protect));
+  const row = h(
+    'div',
+    { class: 'kind-row', dataset: { kind }, role: 'group', 'aria-labelledby': `kind-title-${kind}` },
+    h('div', { class: 'kind-info' }, h('h3', { class: 'kind-title', id: `kind-title-${kind}`, text: `${name} media` }), state),
+    h(
+      'div',
+      { class: 'kind-controls' },
+      h('div', { class: 'switch-field' }, h('label', { for: `protect-${kind}`, text: `Protect ${name.toLowerCase()} media` }), input),
+      protect,
+    ),
+  );
+  byId('kind-list').append(row);
+  return { row, input, state };
+}
+
+/**
+ * @param {string} kind
+ * @param {KindProtection} s
+ */
 function describeState(kind, s) {
   const name = kindName(kind).toLowerCase();
   const since = s.changed_at ? ` since ${formatDate(s.changed_at)}` : '';
@@ -77,12 +151,12 @@ function describeState(kind, s) {
     : `Not protected${since}: new ${name} media is public at its URL.`;
 }
 
-/** @param {string} kind @param {HTMLInputElement} input */
+/** @param {Kind} kind @param {HTMLInputElement} input */
 async function toggleProtection(kind, input) {
   const wanted = input.checked;
   input.disabled = true;
   try {
-    const state = await api('PATCH', accountPath('/settings/media-protection'), { json: { [kind]: wanted } });
+    const state = await api('PATCH', '/settings/media-protection', { json: { [kind]: wanted } });
     showProtection(state);
     toast(`${kindName(kind)} media protection is ${wanted ? 'on' : 'off'}.`);
     changed();
@@ -98,17 +172,18 @@ async function toggleProtection(kind, input) {
 /**
  * Counts the kind's media that are not yet protected, by paging the media list (the API
  * has no count). Stops after COUNT_MAX_PAGES pages.
- * @param {string} kind
+ * @param {Kind} kind
  * @param {(counted: number) => void} progress
  * @param {() => boolean} cancelled
  */
 async function countUnprotected(kind, progress, cancelled) {
   let count = 0;
+  /** @type {string | undefined} */
   let token;
   for (let page = 0; page < COUNT_MAX_PAGES; page += 1) {
-    const res = await api('GET', accountPath('/media'), { query: { kind, page_size: COUNT_PAGE_SIZE, page_token: token } });
+    const res = await api('GET', '/media', { query: { kind, page_size: String(COUNT_PAGE_SIZE), page_token: token } });
     count += res.media.filter((m) => !m.requires_auth).length;
-    token = res.next_page_token;
+    token = res.next_page_token ?? undefined;
     if (!token) return { count, complete: true };
     if (cancelled()) return { count, complete: false };
     progress(count);
@@ -116,7 +191,7 @@ async function countUnprotected(kind, progress, cancelled) {
   return { count, complete: false };
 }
 
-/** @param {string} kind @param {HTMLButtonElement} button */
+/** @param {Kind} kind @param {HTMLButtonElement} button */
 async function protectExisting(kind, button) {
   const name = kindName(kind).toLowerCase();
   const dialog = openConfirm({
@@ -153,7 +228,7 @@ async function protectExisting(kind, button) {
   if (!(await dialog.result)) return;
   await withBusy(button, async () => {
     try {
-      const res = await api('POST', accountPath('/settings/media-protection/protect-existing'), { json: { kind } });
+      const res = await api('POST', '/settings/media-protection/protect-existing', { json: { kind } });
       const n = Number(res?.protected ?? 0);
       toast(n === 0 ? `No ${name} media needed protecting.` : `Protected ${formatCount(n)} ${name} media.`);
       changed();
@@ -165,7 +240,7 @@ async function protectExisting(kind, button) {
 
 /** @param {number | null} days */
 function showRetention(days) {
-  const input = /** @type {HTMLInputElement} */ (byId('retention-days'));
+  const input = byId('retention-days', HTMLInputElement);
   if (days === null || days === undefined) {
     input.value = '';
     byId('retention-state').textContent = 'Media is kept until it is deleted.';
@@ -176,7 +251,7 @@ function showRetention(days) {
 }
 
 async function saveRetention() {
-  const input = /** @type {HTMLInputElement} */ (byId('retention-days'));
+  const input = byId('retention-days', HTMLInputElement);
   const text = input.value.trim();
   // Empty means "keep until deleted", the API's null.
   const days = text === '' ? null : Number(text);
@@ -185,10 +260,10 @@ async function saveRetention() {
     input.focus();
     return;
   }
-  const button = /** @type {HTMLButtonElement} */ (byId('retention-save'));
+  const button = byId('retention-save', HTMLButtonElement);
   await withBusy(button, async () => {
     try {
-      const res = await api('PATCH', accountPath('/settings/retention'), { json: { days } });
+      const res = await api('PATCH', '/settings/retention', { json: { days } });
       showRetention(res.days);
       toast(res.days === null ? 'Retention saved: media is kept until it is deleted.' : `Retention saved: media is deleted after ${res.days} days.`);
       changed();

@@ -5,21 +5,34 @@
 import { ApiError, SessionEnded } from './api.js';
 
 /**
- * Creates an element. attrs: class, text, dataset, hidden, disabled, type, href, title,
- * aria-* and other attributes; on: event listeners. Children: nodes or strings.
- * @param {string} tag
- * @param {Record<string, any>} [attrs]
+ * What h() takes: class, text, dataset, on (event listeners), and any other attribute
+ * (hidden, disabled, type, href, title, aria-*; true sets it empty, false or null leaves it out).
+ * @typedef {{
+ *   class?: string,
+ *   text?: string | number,
+ *   dataset?: Record<string, string>,
+ *   on?: {[E in keyof HTMLElementEventMap]?: (event: HTMLElementEventMap[E]) => void},
+ *   [attribute: string]: unknown,
+ * }} Attrs
+ */
+
+/**
+ * Creates an element. Children: nodes or strings.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs} [attrs]
  * @param {...(Node | string | null | undefined | false)} children
- * @returns {HTMLElement}
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === 'class') el.className = value;
+    if (key === 'class') el.className = String(value);
     else if (key === 'text') el.textContent = String(value);
     else if (key === 'dataset') Object.assign(el.dataset, value);
-    else if (key === 'on') for (const [event, fn] of Object.entries(value)) el.addEventListener(event, fn);
+    // Attrs gives each listener the event its name dispatches.
+    else if (key === 'on') for (const [event, fn] of Object.entries(/** @type {Record<string, EventListener>} */ (value))) el.addEventListener(event, fn);
     else if (key === 'style') throw new Error('no inline styles: the page runs under a strict CSP; use a class');
     else if (value === true) el.setAttribute(key, '');
     else el.setAttribute(key, String(value));
@@ -31,11 +44,19 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** @param {string} id */
-export function byId(id) {
+/**
+ * The page's element with this id; with a type, checked to be one (byId('x', HTMLInputElement)).
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {{new (): T}} [type]
+ * @returns {T}
+ */
+export function byId(id, type) {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
-  return el;
+  if (type && !(el instanceof type)) throw new Error(`#${id} is not a ${type.name}`);
+  // Checked above when a type is given; without one, T is HTMLElement, which these all are.
+  return /** @type {T} */ (el);
 }
 
 // ---- toasts ----
@@ -89,11 +110,12 @@ export function reportError(err, action) {
 /**
  * Runs fn with the button disabled and marked busy, so a double click does not send twice.
  * @template T
- * @param {HTMLButtonElement | null} button
+ * @param {EventTarget | null} target the button (an event's currentTarget will do)
  * @param {() => Promise<T>} fn
  * @returns {Promise<T>}
  */
-export async function withBusy(button, fn) {
+export async function withBusy(target, fn) {
+  const button = target instanceof HTMLButtonElement ? target : null;
   if (button) {
     button.disabled = true;
     button.setAttribute('aria-busy', 'true');
@@ -127,11 +149,11 @@ export async function withBusy(button, fn) {
  * @param {ConfirmOptions} options
  */
 export function openConfirm(options) {
-  const dialog = /** @type {HTMLDialogElement} */ (byId('confirm-dialog'));
+  const dialog = byId('confirm-dialog', HTMLDialogElement);
   const title = byId('confirm-title');
   const body = byId('confirm-body');
-  const ok = /** @type {HTMLButtonElement} */ (byId('confirm-ok'));
-  const cancel = /** @type {HTMLButtonElement} */ (byId('confirm-cancel'));
+  const ok = byId('confirm-ok', HTMLButtonElement);
+  const cancel = byId('confirm-cancel', HTMLButtonElement);
 
   const setBody = (/** @type {string | Node[]} */ content) => {
     if (typeof content === 'string') body.replaceChildren(h('p', { text: content }));
@@ -149,6 +171,7 @@ export function openConfirm(options) {
   ok.classList.toggle('btn-primary', !options.danger);
   dialog.returnValue = '';
 
+  /** @type {Promise<boolean>} */
   const result = new Promise((resolve) => {
     dialog.addEventListener('close', () => resolve(dialog.returnValue === 'confirm'), { once: true });
   });
@@ -201,9 +224,9 @@ export async function copyToClipboard(text, what) {
 /** @param {string} text */
 function copyBySelection(text) {
   const area = h('textarea', { class: 'offscreen', readonly: true, 'aria-hidden': 'true' });
-  /** @type {HTMLTextAreaElement} */ (area).value = text;
+  area.value = text;
   document.body.append(area);
-  /** @type {HTMLTextAreaElement} */ (area).select();
+  area.select();
   let ok = false;
   try {
     ok = document.execCommand('copy');
@@ -242,7 +265,11 @@ export function icon(name) {
   return svg;
 }
 
-/** A badge: a small coloured word. */
+/**
+ * A badge: a small coloured word.
+ * @param {string} text
+ * @param {'ok' | 'warn'} tone
+ */
 export function badge(text, tone) {
   return h('span', { class: `badge badge-${tone}`, text });
 }

@@ -76,7 +76,11 @@ const HEADERS: Record<string, Json> = {
     schema: { type: 'string' },
   },
   'Content-Security-Policy-Sandbox': { description: 'Served bytes run nothing.', required: true, schema: { type: 'string', const: "sandbox; default-src 'none'" } },
-  'Content-Security-Policy-Page': { description: 'Scripts and styles only from this origin, none inline.', required: true, schema: { type: 'string', pattern: "default-src 'self'" } },
+  'Content-Security-Policy-Page': {
+    description: "Scripts and styles only from the page's own asset path (`script-src {PUBLIC_BASE_URL}/console/assets/`), none inline; nothing else by default.",
+    required: true,
+    schema: { type: 'string', pattern: "^default-src 'none'; script-src \\S+/assets/; style-src \\S+/assets/;" },
+  },
   'Access-Control-Allow-Origin-Any': { required: true, schema: { type: 'string', const: '*' } },
   'Set-Cookie-Session': { description: `\`${SESSION_COOKIE}\`: HttpOnly, SameSite=Strict (Secure when PUBLIC_BASE_URL is https).`, required: true, schema: { type: 'string' } },
 };

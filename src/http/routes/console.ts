@@ -109,7 +109,7 @@ export function consoleRoutes() {
       operationId: 'getConsolePage',
       tag: 'Console',
       summary: "The owner's console (a web page)",
-      description: "Served by the service itself under `Content-Security-Policy: default-src 'self'` (no script or asset from elsewhere).",
+      description: "Served by the service itself; its Content-Security-Policy takes scripts and styles only from `/console/assets/` (none inline, none from elsewhere on the origin).",
       auth: 'none',
       answers: { 200: pageAnswer('The page.', { 'text/html': { schema: { type: 'string' } } }) },
       handle: (ctx, _input, deps: ConsoleDeps) => serveFile(ctx, deps),
