@@ -25,22 +25,21 @@ afterAll(async () => {
   await svc?.close();
 });
 
-/** Adds <script src=url> to the page, as an injected tag would: whether it ran, and what the CSP reported. */
-function inject(page: Page, url: string): Promise<{ ran: boolean; violated: string | undefined }> {
-  return page.evaluate(
-    (src) =>
-      new Promise<{ ran: boolean; violated: string | undefined }>((resolve) => {
-        let violated: string | undefined;
-        document.addEventListener('securitypolicyviolation', (e) => (violated = e.effectiveDirective));
-        const script = document.createElement('script');
-        script.src = src;
-        const done = () => setTimeout(() => resolve({ ran: (window as { uploadedScriptRan?: boolean }).uploadedScriptRan === true, violated }), 50);
-        script.onload = done;
-        script.onerror = done;
-        document.head.append(script);
-      }),
-    url,
-  );
+/**
+ * Adds <script src=url> to the page, as an injected tag would: whether it ran, and what
+ * the CSP reported. (Browser code as a string: the tests' tsconfig has no DOM library.)
+ */
+async function inject(page: Page, url: string): Promise<{ ran: boolean; violated: string | undefined }> {
+  return (await page.evaluate(`new Promise((resolve) => {
+    let violated;
+    document.addEventListener('securitypolicyviolation', (e) => (violated = e.effectiveDirective));
+    const script = document.createElement('script');
+    script.src = ${JSON.stringify(url)};
+    const done = () => setTimeout(() => resolve({ ran: window.uploadedScriptRan === true, violated }), 50);
+    script.onload = done;
+    script.onerror = done;
+    document.head.append(script);
+  })`)) as { ran: boolean; violated: string | undefined };
 }
 
 describe.skipIf(missing)('an uploaded script on the pages of the same origin', () => {
