@@ -39,6 +39,8 @@ export interface BrowserSession {
 
 export interface BrowserOptions {
   viewport?: { width: number; height: number };
+  /** Basic credentials the browser answers a 401 challenge with, as one a user typed into its prompt */
+  httpCredentials?: { username: string; password: string };
 }
 
 /** A headless Chromium with a fresh profile; every page it opens reports its errors to `problems`. */
@@ -51,6 +53,7 @@ export async function openBrowser(options: BrowserOptions = {}): Promise<Browser
     viewport: options.viewport ?? { width: 1280, height: 800 },
     // The console copies to the clipboard; granted so the copy buttons take the real path.
     permissions: ['clipboard-read', 'clipboard-write'],
+    httpCredentials: options.httpCredentials,
   });
   const problems: string[] = [];
   const watch = (page: Page) => {
