@@ -1,14 +1,15 @@
 import { ConfigError, MAX_URL_TTL_SECONDS, parseConfig, type Config } from '../config.js';
 import { migrate, migrationStatus, MigrationError, readMigrations } from '../db/migrate.js';
-import { createAccount } from '../domain/accounts.js';
 import { DomainError } from '../domain/errors.js';
 import { createLogger } from '../log.js';
 import { withResources } from '../service.js';
 import { collectGarbage, sweepExpiredMedia } from '../domain/maintenance.js';
 import path from 'node:path';
 import { rotateKeys } from '../storage/signing-keys.js';
+import { ACCOUNTS_USAGE, runAccounts } from './accounts.js';
 import { serve } from './serve.js';
-import { parseCommandArgs, UsageError } from './usage.js';
+import { didYouMean } from './suggest.js';
+import { parseCommandArgs, pickSubcommand, UsageError, unknownCommand, type CommandLine } from './usage.js';
 
 const USAGE = `usage: mediagate <command> [options]
 
@@ -17,6 +18,8 @@ commands:
   migrate                      apply pending migrations
   migrate status               list applied and pending migrations
   accounts create --name NAME  create an account; prints {"sid", "auth_token"} as JSON
+  accounts list                print every account as JSON Lines (no secrets)
+  accounts delete SID --yes    delete an account with its media, objects and credentials
   keys rotate-signing          local store only: add a new URL-signing key
   gc                           remove stored objects no media names; report missing objects
   sweep                        delete media past its account's retention
@@ -39,7 +42,6 @@ Deletes media past its account's retention (objects, then rows), N rows per
 transaction (default 100: the rows stay locked while their objects are deleted).
 Prints {"deleted": N}. One run at a time across all hosts: while another sweep runs,
 prints {"skipped": true, …} and exits 0.`;
-const ACCOUNTS_USAGE = 'usage: mediagate accounts create --name NAME\n\nCreates an account and prints {"sid", "auth_token"} as JSON on stdout.';
 
 interface Command {
   usage: string;
@@ -50,7 +52,7 @@ const COMMANDS: Record<string, Command> = {
   serve: {
     usage: SERVE_USAGE,
     async run(args, config) {
-      parseCommandArgs(args, {}, SERVE_USAGE);
+      parseCommandArgs(args, { command: 'serve', usage: SERVE_USAGE }, {});
       const c = config();
       return serve(c, createLogger(c.logLevel));
     },
@@ -58,11 +60,10 @@ const COMMANDS: Record<string, Command> = {
   migrate: {
     usage: MIGRATE_USAGE,
     async run(args, config) {
-      const { positionals } = parseCommandArgs(args, {}, MIGRATE_USAGE, 1);
+      const cli = { command: 'migrate', usage: MIGRATE_USAGE };
+      const { positionals } = parseCommandArgs(args, cli, {}, 1);
       const status = positionals[0] === 'status';
-      if (positionals[0] !== undefined && !status) {
-        throw new UsageError(`unknown migrate subcommand ${JSON.stringify(positionals[0])}`, MIGRATE_USAGE);
-      }
+      if (positionals[0] !== undefined && !status) throw unknownCommand(positionals[0], ['status'], cli);
       const c = config();
       return withResources(c, cliLogger(c), { store: false }, async ({ db }) => {
         if (status) {
@@ -79,29 +80,14 @@ const COMMANDS: Record<string, Command> = {
   },
   accounts: {
     usage: ACCOUNTS_USAGE,
-    async run(args, config) {
-      const { values, positionals } = parseCommandArgs(args, { name: { type: 'string' } }, ACCOUNTS_USAGE, 1);
-      if (positionals[0] !== 'create') {
-        throw new UsageError(
-          positionals[0] === undefined ? 'missing subcommand' : `unknown accounts subcommand ${JSON.stringify(positionals[0])}`,
-          ACCOUNTS_USAGE,
-        );
-      }
-      if (values.name === undefined || values.name.trim() === '') throw new UsageError('--name is required', ACCOUNTS_USAGE);
-      const name = values.name;
-      const c = config();
-      // Migrates first (a fresh install's first command), as `serve` does.
-      return withResources(c, cliLogger(c), { store: false, migrate: true }, async ({ db }) => {
-        process.stdout.write(`${JSON.stringify(await createAccount(db, name))}\n`);
-        return 0;
-      });
-    },
+    run: (args, config) => runAccounts(args, config, cliLogger),
   },
   gc: {
     usage: GC_USAGE,
     async run(args, config) {
-      const { values } = parseCommandArgs(args, { 'grace-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' } }, GC_USAGE);
-      const graceSeconds = wholeNumber(values['grace-seconds'], 3600, '--grace-seconds', GC_USAGE);
+      const cli = { command: 'gc', usage: GC_USAGE };
+      const { values } = parseCommandArgs(args, cli, { 'grace-seconds': 'string', 'dry-run': 'boolean' });
+      const graceSeconds = wholeNumber(values['grace-seconds'], 3600, '--grace-seconds', cli);
       const dryRun = values['dry-run'] ?? false;
       const c = config();
       return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
@@ -123,9 +109,10 @@ const COMMANDS: Record<string, Command> = {
   sweep: {
     usage: SWEEP_USAGE,
     async run(args, config) {
-      const { values } = parseCommandArgs(args, { 'batch-size': { type: 'string' } }, SWEEP_USAGE);
-      const batchSize = wholeNumber(values['batch-size'], 100, '--batch-size', SWEEP_USAGE);
-      if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be from 1 to 10000', SWEEP_USAGE);
+      const cli = { command: 'sweep', usage: SWEEP_USAGE };
+      const { values } = parseCommandArgs(args, cli, { 'batch-size': 'string' });
+      const batchSize = wholeNumber(values['batch-size'], 100, '--batch-size', cli);
+      if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be from 1 to 10000', cli.usage, cli.command);
       const c = config();
       return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
         const deleted = await sweepExpiredMedia({ db, store: store! }, { batchSize });
@@ -138,13 +125,8 @@ const COMMANDS: Record<string, Command> = {
   keys: {
     usage: KEYS_USAGE,
     async run(args, config) {
-      const { positionals } = parseCommandArgs(args, {}, KEYS_USAGE, 1);
-      if (positionals[0] !== 'rotate-signing') {
-        throw new UsageError(
-          positionals[0] === undefined ? 'missing subcommand' : `unknown keys subcommand ${JSON.stringify(positionals[0])}`,
-          KEYS_USAGE,
-        );
-      }
+      const { rest } = pickSubcommand(args, ['rotate-signing'], { command: 'keys', usage: KEYS_USAGE });
+      parseCommandArgs(rest, { command: 'keys rotate-signing', usage: KEYS_USAGE }, {});
       const c = config();
       if (c.s3) {
         process.stderr.write('mediagate: keys rotate-signing is for the local store; with S3_BUCKET set, URLs are signed with the AWS credentials\n');
@@ -165,8 +147,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (name.startsWith('-')) throw new UsageError(`unknown option ${name}${didYouMean(name.replace(/^-+/, ''), ['help'], (o) => `--${o}`)}`, USAGE);
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`, USAGE);
+  if (!command) throw unknownCommand(name, Object.keys(COMMANDS), { command: '', usage: USAGE });
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`${command.usage}\n`);
     return 0;
@@ -184,9 +167,9 @@ function skipped(job: string): number {
   return 0;
 }
 
-function wholeNumber(value: string | undefined, fallback: number, name: string, usage: string): number {
+function wholeNumber(value: string | undefined, fallback: number, name: string, cli: CommandLine): number {
   if (value === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`${name} must be a whole number`, usage);
+  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`${name} must be a whole number`, cli.usage, cli.command);
   return Number(value);
 }
 
@@ -198,8 +181,9 @@ function cliLogger(config: Config) {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    // The mistake first, where it is seen, then how the command is used.
     if (err instanceof UsageError) {
-      process.stderr.write(`${err.usage}\n\nmediagate: ${err.message}\n`);
+      process.stderr.write(`mediagate${err.command ? ` ${err.command}` : ''}: ${err.message}\n\n${err.usage}\n`);
       process.exit(2);
     }
     if (err instanceof ConfigError) {

@@ -40,15 +40,39 @@ describe('command-line usage', () => {
     [['migrate', 'sideways']],
     [['frobnicate']],
     [[]],
-  ])('prints usage and one error line and exits 2 for %j', async (args) => {
+  ])('prints one error line, then the usage, and exits 2 for %j', async (args) => {
     const res = await runCli(args, { DATABASE_URL: 'postgres://127.0.0.1:1/none' });
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^usage: mediagate/);
-    expect(res.stderr.trim().split('\n').pop()).toMatch(/^mediagate: \S/);
+    const [error, blank, usage] = res.stderr.split('\n');
+    expect(error).toMatch(/^mediagate( [a-z]+)*: \S/);
+    expect(blank).toBe('');
+    expect(usage).toMatch(/^usage: mediagate/);
     expect(res.stdout).toBe('');
   });
 
-  it.each([['--help'], ['serve', '--help'], ['migrate', '--help'], ['accounts', '--help'], ['accounts', 'create', '--help']])(
+  it.each([
+    [['serv'], 'mediagate: unknown command "serv"; did you mean "serve"?'],
+    [['acounts', 'list'], 'mediagate: unknown command "acounts"; did you mean "accounts"?'],
+    [['migrate', 'statuss'], 'mediagate migrate: unknown command "statuss"; did you mean "status"?'],
+    [['accounts', 'lst'], 'mediagate accounts: unknown command "lst"; did you mean "list"?'],
+    [['keys', 'rotate'], 'mediagate keys: unknown command "rotate"; did you mean "rotate-signing"?'],
+    [['frobnicate'], 'mediagate: unknown command "frobnicate"'],
+    [['accounts', 'create', '--nme', 'x'], 'mediagate accounts create: unknown option --nme; did you mean --name?'],
+    [['gc', '--dryrun'], 'mediagate gc: unknown option --dryrun; did you mean --dry-run?'],
+    [['sweep', '--frobnicate'], 'mediagate sweep: unknown option --frobnicate'],
+    [['accounts', 'create', '--name'], 'mediagate accounts create: option --name needs a value'],
+    [['sweep', '--batch-size'], 'mediagate sweep: option --batch-size needs a value'],
+    [['accounts', 'delete', `AC${'0'.repeat(32)}`, '--yes=no'], 'mediagate accounts delete: option --yes takes no value'],
+    [['gc', '--dry-run=false'], 'mediagate gc: option --dry-run takes no value'],
+  ])('%j: %s', async (args, line) => {
+    const res = await runCli(args, { DATABASE_URL: 'postgres://127.0.0.1:1/none' });
+    expect(res.code).toBe(2);
+    expect(res.stderr.split('\n')[0]).toBe(line);
+    // parseArgs' own advice about positionals after `--` is not passed on.
+    expect(res.stderr).not.toContain('positional');
+  });
+
+  it.each([['--help'], ['serve', '--help'], ['migrate', '--help'], ['accounts', '--help'], ['accounts', 'create', '--help'], ['accounts', 'delete', '--help']])(
     'answers %s with usage on stdout and exit 0',
     async (...args) => {
       const res = await runCli(args);
