@@ -39,8 +39,8 @@ all hosts: while another gc runs, prints {"skipped": true, …} and exits 0.`;
 const SWEEP_USAGE = `usage: mediagate sweep [--batch-size N]
 
 Deletes media past its account's retention (objects, then rows), N rows per
-transaction (default 100: the rows stay locked while their objects are deleted).
-Prints {"deleted": N}. One run at a time across all hosts: while another sweep runs,
+transaction (default 100: the rows stay locked while their objects are deleted),
+then expired console sessions. Prints {"deleted": N, "expired_sessions_removed": M}. One run at a time across all hosts: while another sweep runs,
 prints {"skipped": true, …} and exits 0.`;
 
 interface Command {
@@ -115,9 +115,9 @@ const COMMANDS: Record<string, Command> = {
       if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be from 1 to 10000', cli.usage, cli.command);
       const c = config();
       return withResources(c, cliLogger(c), { migrate: true }, async ({ db, store }) => {
-        const deleted = await sweepExpiredMedia({ db, store: store! }, { batchSize });
-        if (deleted === undefined) return skipped('sweep');
-        process.stdout.write(`${JSON.stringify({ deleted })}\n`);
+        const report = await sweepExpiredMedia({ db, store: store! }, { batchSize });
+        if (report === undefined) return skipped('sweep');
+        process.stdout.write(`${JSON.stringify({ deleted: report.deletedMedia, expired_sessions_removed: report.expiredSessions })}\n`);
         return 0;
       });
     },

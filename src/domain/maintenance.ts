@@ -114,12 +114,19 @@ async function collectGarbageLocked(
  * Deletes media past its account's retention, objects first, in batches of
  * `batchSize` rows, each batch in one transaction holding its rows locked: if the store
  * cannot delete an object, the batch's rows stay (and the sweep stops, to retry later).
+ * Then removes expired console sessions.
  */
-export function sweepExpiredMedia(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<number | undefined> {
+export function sweepExpiredMedia(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<SweepReport | undefined> {
   return runExclusively(deps.db, SWEEP_LOCK_KEY, () => sweepExpiredMediaLocked(deps, options));
 }
 
-async function sweepExpiredMediaLocked(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<number> {
+export interface SweepReport {
+  /** media rows (and their objects) past retention */
+  deletedMedia: number;
+  expiredSessions: number;
+}
+
+async function sweepExpiredMediaLocked(deps: { db: Db; store: Store }, options: { batchSize: number }): Promise<SweepReport> {
   let deleted = 0;
   for (const account of await accountsWithRetention(deps.db)) {
     for (;;) {
@@ -135,8 +142,7 @@ async function sweepExpiredMediaLocked(deps: { db: Db; store: Store }, options: 
     }
   }
   // Console sessions past their expiry: no longer valid, only rows (and a list per account).
-  await deleteExpiredConsoleSessions(deps.db);
-  return deleted;
+  return { deletedMedia: deleted, expiredSessions: await deleteExpiredConsoleSessions(deps.db) };
 }
 
 // Advisory lock keys: one run at a time of each job, from timers and the CLI, on any host.
