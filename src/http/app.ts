@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -144,8 +145,10 @@ export function createApp(deps: AppDeps): Koa {
     area?.leave(ctx);
     // Whatever the answer, a body left unread (a refused upload, a 405 to a POST, a body
     // dripped byte by byte) must not keep the connection: Node would otherwise read and
-    // discard it to reuse the socket, for as long as the client sends.
-    if (!ctx.req.complete) ctx.set('Connection', 'close');
+    // discard it to reuse the socket, for as long as the client sends. A request without
+    // a body is not `complete` yet when answered at once (the parser marks it so right
+    // after the 'request' event): it keeps its connection.
+    if (!ctx.req.complete && hasBody(ctx.req)) ctx.set('Connection', 'close');
     logRequest(ctx, route, started, area?.redactsPath);
   };
 
@@ -214,4 +217,10 @@ export function createApp(deps: AppDeps): Koa {
     return undefined;
   });
   return app;
+}
+
+/** Whether the request's framing announces a body (RFC 9112 §6.3): Transfer-Encoding, or a Content-Length above 0. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
