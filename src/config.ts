@@ -25,6 +25,8 @@ export interface Config {
   readonly dataDir: string;
   readonly trustProxy: boolean;
   readonly logLevel: LogLevel;
+  /** which requests get an access line: all, errors (status ≥ 400) or none */
+  readonly logAccess: LogAccess;
   readonly workers: number;
   /** after SIGTERM: not ready at once, but still serving this long, so load balancers move away first */
   readonly shutdownDelaySeconds: number;
@@ -101,6 +103,8 @@ export interface CloudFrontConfig {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+const LOG_ACCESS = ['all', 'errors', 'off'] as const;
+export type LogAccess = (typeof LOG_ACCESS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -142,6 +146,7 @@ const schema = z.object({
   DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   TRUST_PROXY: flag.default(false),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_ACCESS: z.enum(LOG_ACCESS).default('all'),
   WORKERS: integer(1, 64).default(1),
   SHUTDOWN_DELAY_SECONDS: integer(0, 3600).default(5),
   SHUTDOWN_TIMEOUT_SECONDS: integer(0, 3600).default(25),
@@ -264,6 +269,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     dataDir: path.resolve(e.DATA_DIR),
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    logAccess: e.LOG_ACCESS,
     workers: e.WORKERS,
     shutdownDelaySeconds: e.SHUTDOWN_DELAY_SECONDS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,

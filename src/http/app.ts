@@ -30,6 +30,7 @@ export interface AppDeps {
     | 'mediaMaxBytes'
     | 'mediaUrlTtlSeconds'
     | 'trustProxy'
+    | 'logAccess'
     | 'corsOrigins'
     | 'metricsToken'
     | 'mediaDelivery'
@@ -138,7 +139,7 @@ export function createApp(deps: AppDeps): Koa {
     timeoutMillis: config.limits.jsonBodyTimeoutSeconds * 1000,
     scheduler: deps.scheduler,
   };
-  const logRequest = accessLog(deps.log, deps.metrics);
+  const logRequest = accessLog(deps.log, deps.metrics, config.logAccess);
   const errorDeps = { log: deps.log, metrics: deps.metrics };
 
   const finish = (ctx: Context, area: Area | undefined, route: string, started: bigint) => {

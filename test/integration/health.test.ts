@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createScratchDatabase } from '../support/cli.js';
-import { getMediaUrl, newAccount, startService, uploadJson, type TestService } from '../support/service.js';
+import { getMediaUrl, newAccount, serviceForFile, startService, uploadJson } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 describe('service endpoints', () => {
   it('GET /healthz answers 200', async () => {
@@ -69,7 +65,14 @@ describe('service endpoints', () => {
   it('echoes a given X-Request-Id and makes one up otherwise', async () => {
     const given = await fetch(`${svc.baseUrl}/healthz`, { headers: { 'X-Request-Id': 'abc-123' } });
     expect(given.headers.get('x-request-id')).toBe('abc-123');
-    const made = await fetch(`${svc.baseUrl}/healthz`);
-    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // Made up: this process's prefix and a counter, a new one for every request.
+    const made = await Promise.all([1, 2, 3].map(() => fetch(`${svc.baseUrl}/healthz`)));
+    const ids = made.map((res) => res.headers.get('x-request-id')!);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{13}-[0-9a-z]+$/);
+    expect(new Set(ids).size).toBe(3);
+    expect(new Set(ids.map((id) => id.split('-')[0])).size).toBe(1);
+    // Ill-formed ones are replaced.
+    const bad = await fetch(`${svc.baseUrl}/healthz`, { headers: { 'X-Request-Id': 'a b' } });
+    expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-z]{13}-[0-9a-z]+$/);
   });
 });

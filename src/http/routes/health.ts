@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import type { ReadinessProbe, ReadinessReport } from '../../domain/readiness.js';
 import { digestsEqual, hashSecret } from '../../domain/secrets.js';
 import type { Metrics } from '../../metrics.js';
@@ -25,8 +26,10 @@ export function healthRoutes(metricsToken: string | undefined) {
       auth: 'none',
       answers: { 200: { description: 'Alive.', schema: 'Health' } },
       handle(ctx) {
-        ctx.body = { status: 'ok' };
+        answerAlive(ctx);
       },
+      // Probes call it often: answered at once, without a promise.
+      fromMemory: (ctx) => answerAlive(ctx),
     }),
     route({
       method: 'GET',
@@ -100,4 +103,12 @@ function failures(report: ReadinessReport): string {
 /** The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1). */
 function bearerToken(authorization: string): string {
   return /^bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(authorization)?.[1] ?? '';
+}
+
+const ALIVE = '{"status":"ok"}';
+
+function answerAlive(ctx: Context): true {
+  ctx.type = 'application/json; charset=utf-8';
+  ctx.body = ALIVE;
+  return true;
 }
