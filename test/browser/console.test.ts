@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { png } from '../support/png.js';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, openBrowser, type BrowserSession } from '../support/browser.js';
+import { execFileAsync } from '../support/cli.js';
 import { newAccount, startService, uploadJson, type TestAccount, type TestService } from '../support/service.js';
 
 // The owner's console (issue #13), driven in Debian's Chromium. CONSOLE_SCREENSHOTS=1
@@ -17,7 +16,6 @@ const missing = chromiumMissing();
 if (missing) console.warn(missing);
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1';
 const DOCS = path.resolve(import.meta.dirname, '../../docs');
-const run = promisify(execFile);
 
 let svc: TestService;
 let browser: BrowserSession | undefined;
@@ -100,7 +98,7 @@ function api(account: TestAccount, suffix: string, init: RequestInit & { auth?: 
 
 /** curl as a real client, as the issue asks: the HTTP status of the media list. */
 async function curlMediaList(account: TestAccount, user: string, password: string): Promise<number> {
-  const { stdout } = await run('curl', [
+  const { stdout } = await execFileAsync('curl', [
     '-s',
     '-o',
     '/dev/null',
@@ -115,10 +113,10 @@ async function curlMediaList(account: TestAccount, user: string, password: strin
 
 
 describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missing})` : 'GET /console', () => {
-  it('is served with a CSP of default-src self, and a signed-out visitor gets the sign-in form', async () => {
+  it('is served with a CSP that takes scripts from its own asset path only, and a signed-out visitor gets the sign-in form', async () => {
     const page = await openConsole();
     const res = await page.request.get(`${svc.baseUrl}/console`);
-    expect(res.headers()['content-security-policy']).toMatch(/default-src 'self'/);
+    expect(res.headers()['content-security-policy']).toMatch(/^default-src 'none'; script-src http:\/\/127\.0\.0\.1:\d+\/console\/assets\/;/);
     await page.getByLabel('Account SID', { exact: true }).waitFor();
     expect(await page.getByLabel('Auth token', { exact: true }).getAttribute('type')).toBe('password');
     expect(await page.locator('#app-view').isHidden()).toBe(true);

@@ -4,11 +4,11 @@
 // puts the signed URL into an <img>; with MEDIA_DELIVERY=proxy it fetches the bytes
 // themselves; following the 302 to S3 with fetch needs the bucket CORS rule that
 // docs/clients.md gives.
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sha256 } from '../support/media.js';
 import { png } from '../support/png.js';
 import type { Page } from 'playwright-core';
 import S3rver from 's3rver';
@@ -21,7 +21,7 @@ const missing = chromiumMissing();
 
 
 const IMAGE = png(37, 23);
-const IMAGE_SHA256 = createHash('sha256').update(IMAGE).digest('hex');
+const IMAGE_SHA256 = sha256(IMAGE);
 
 /**
  * The bucket CORS rule docs/clients.md gives for `aws s3api put-bucket-cors` (keep the
@@ -217,6 +217,12 @@ describe.skipIf(missing !== undefined)(missing ? `browser apps on another origin
     }
   }
 
+  /** A service with the image protected, fetched and shown by a page of the app's origin with the owner's credentials. */
+  async function fetchAndShowProtectedImage(options: Parameters<typeof startService>[0]) {
+    const { owner, media } = await protectedImage(await service(options));
+    return { owner, media, ...(await runInPage(app.origin, FETCH_AND_SHOW, { url: media.url, authorization: owner.basic })) };
+  }
+
   /** The service's log line for a preflight of that media URL. */
   function preflightsOf(svc: TestService, media: MediaJson): { status: number }[] {
     const pathname = new URL(media.url).pathname;
@@ -285,18 +291,14 @@ describe.skipIf(missing !== undefined)(missing ? `browser apps on another origin
   });
 
   it('with MEDIA_DELIVERY=proxy, fetches the exact bytes from the media URL itself and shows them', async () => {
-    const svc = await service({ storeKind: 'local', env: { MEDIA_DELIVERY: 'proxy' } });
-    const { owner, media } = await protectedImage(svc);
-    const { result, problems } = await runInPage(app.origin, FETCH_AND_SHOW, { url: media.url, authorization: owner.basic });
+    const { result, problems } = await fetchAndShowProtectedImage({ storeKind: 'local', env: { MEDIA_DELIVERY: 'proxy' } });
     expect(result.error).toBeUndefined();
     expect(result).toMatchObject({ sha256: IMAGE_SHA256, naturalWidth: 37, redirected: false });
     expect(problems).toEqual([]);
   });
 
   it("follows the 302 to S3 with fetch when the bucket has docs/clients.md's CORS rule (Chromium drops Authorization there)", async () => {
-    const svc = await service({ storeKind: 's3', s3Endpoint: corsS3Endpoint });
-    const { owner, media } = await protectedImage(svc);
-    const { result, problems } = await runInPage(app.origin, FETCH_AND_SHOW, { url: media.url, authorization: owner.basic });
+    const { owner, media, result, problems } = await fetchAndShowProtectedImage({ storeKind: 's3', s3Endpoint: corsS3Endpoint });
     expect(result.error).toBeUndefined();
     // s3rver refuses a presigned request that also carries Authorization: the bytes
     // prove the browser left the header behind on the cross-origin redirect.
@@ -311,9 +313,7 @@ describe.skipIf(missing !== undefined)(missing ? `browser apps on another origin
   });
 
   it('cannot read the bytes behind the 302 from a bucket without a CORS rule (the <img> route still works)', async () => {
-    const svc = await service({ storeKind: 's3' });
-    const { owner, media } = await protectedImage(svc);
-    const { result, problems } = await runInPage(app.origin, FETCH_AND_SHOW, { url: media.url, authorization: owner.basic });
+    const { result, problems } = await fetchAndShowProtectedImage({ storeKind: 's3' });
     expect(result.error).toMatch(/TypeError: Failed to fetch/);
     expect(problems.join('\n')).toMatch(/blocked by CORS policy/);
   });

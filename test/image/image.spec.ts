@@ -7,7 +7,8 @@
  * root, podman and the base image. scripts/ci-image.sh runs it (vitest.image.config.ts).
  * It removes every container, volume and image it made, and its temporary directories.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ import path from 'node:path';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort, openEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.js';
-import { podman, podmanQuietly, podmanResult, run, RUN_FLAGS } from './podman.js';
+import { sha256 } from '../support/media.js';
+import { GLOBAL_FLAGS, podman, podmanQuietly, podmanResult, run, RUN_FLAGS } from './podman.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const UNIQUE = `${process.pid}-${Date.now().toString(36)}`;
@@ -96,6 +98,7 @@ describe('the container image', () => {
       expect(stop.seconds).toBeLessThan(5 + 5);
 
       await podman(['start', name]);
+      starts.set(name, 2);
       await waitUntilServing(name, base);
       expect((await download(account, media.url)).sha256).toBe(sha256(bytes));
       const again = await stopAndTime(name, base);
@@ -174,16 +177,33 @@ async function diagnosed(name: string, checks: () => Promise<void>): Promise<voi
   }
 }
 
+/** How many times each container was started: its log then holds as many "listening" lines. */
+const starts = new Map<string, number>();
+
+/**
+ * Resolves once the container's latest start says it listens (its log followed, not
+ * polled), then once /readyz answers 200 (asked until it does: the test's timeout
+ * bounds it). Rejects if the container stops first.
+ */
 async function waitUntilServing(name: string, base: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return;
-    const state = (await podman(['inspect', '--format', '{{.State.Status}}', name])).trim();
-    if (state !== 'running') throw new Error(`${name} is ${state}, not serving`);
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready within 90 s`);
-    await new Promise((r) => setTimeout(r, 250));
+  const expected = starts.get(name) ?? 1;
+  const logs = spawn('podman', [...GLOBAL_FLAGS, 'logs', '--follow', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const read = (chunk: Buffer) => {
+        seen += chunk;
+        if (seen.split('mediagate listening on').length - 1 >= expected) resolve();
+      };
+      logs.stdout.on('data', read);
+      logs.stderr.on('data', read);
+      logs.on('error', reject);
+      logs.on('close', () => reject(new Error(`${name} stopped before it listened:\n${seen.slice(-4000)}`)));
+    });
+  } finally {
+    logs.kill();
   }
+  while ((await fetch(`${base}/readyz`).then((r) => r.status, () => 0)) !== 200);
 }
 
 /** Every process in the container (node, and the embedded PostgreSQL's) runs as the image's user. */
@@ -225,12 +245,9 @@ async function download(account: Account, url: string): Promise<{ sha256: string
 async function stopAndTime(name: string, base: string): Promise<{ seconds: number; exitCode: number; readyzDuringDelay: number | undefined }> {
   const started = Date.now();
   const stopping = podman(['stop', '--time', '60', name]);
-  let readyzDuringDelay: number | undefined;
-  for (let i = 0; i < 30 && readyzDuringDelay === undefined; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const status = await fetch(`${base}/readyz`).then((r) => r.status, () => undefined);
-    if (status !== 200) readyzDuringDelay = status;
-  }
+  // Asked until it is no longer 200: 503 during the delay, or no answer once it has exited.
+  let readyzDuringDelay: number | undefined = 200;
+  while (readyzDuringDelay === 200) readyzDuringDelay = await fetch(`${base}/readyz`).then((r) => r.status, () => undefined);
   await stopping;
   const seconds = (Date.now() - started) / 1000;
   const exitCode = Number((await podman(['inspect', '--format', '{{.State.ExitCode}}', name])).trim());
@@ -258,10 +275,6 @@ async function startPostgresAndS3(): Promise<{ databaseUrl: string; s3Endpoint: 
     await stop();
     throw err;
   }
-}
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function seconds(ms: number): string {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runProcess, type CliResult } from '../support/cli.js';
 
 /**
  * podman for the image test. CI's machines run podman only with runc (crun fails
@@ -9,24 +9,11 @@ import { spawn } from 'node:child_process';
 export const GLOBAL_FLAGS = ['--runtime', 'runc'];
 export const RUN_FLAGS = ['--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096'];
 
-export interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type Result = CliResult;
 
-/** Runs a program to its end; never throws for a non-zero exit. */
+/** Runs a program to its end (stdin: `input`); never throws for a non-zero exit. */
 export function run(command: string, args: string[], options: { input?: string; timeoutMillis?: number } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMillis ?? 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
+  return runProcess(command, args, { input: options.input ?? '', timeoutMillis: options.timeoutMillis ?? 120_000 });
 }
 
 /** `podman ARGS`, whatever its exit status. */

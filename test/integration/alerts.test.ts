@@ -4,18 +4,14 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT, runProcess } from '../support/cli.js';
-import { newAccount, startService, upload, type TestService } from '../support/service.js';
+import { newAccount, serviceForFile, upload } from '../support/service.js';
 
 const PROMTOOL = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
 const DEPLOY = path.join(ROOT, 'deploy');
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService({ storeKind: 'local' });
-});
-afterAll(() => svc.close());
+const svc = serviceForFile({ storeKind: 'local' });
 
 /** name → label names, of every series deploy/alerts.test.yml feeds (job and instance are Prometheus's own). */
 async function fedSeries(): Promise<Map<string, Set<string>>> {

@@ -1,15 +1,9 @@
 // Media uploaded with an application_id answers to that application's JWTs only.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
-import { getMediaUrl, newAccount, startService, uploadJson, type TestAccount, type TestService } from '../support/service.js';
+import { getMediaUrl, newAccount, serviceForFile, uploadJson } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
-
-const api = (a: TestAccount, path: string, init: Parameters<typeof accountApi>[3] = {}) => accountApi(svc, a, path, init);
+const svc = serviceForFile();
 
 describe('media bound to an application', () => {
   it("refuses another application's JWT on metadata and DELETE, and leaves it out of that application's list", async () => {
@@ -21,7 +15,7 @@ describe('media bound to an application', () => {
     const otherAuth = await bearerFor(other);
     expect((await fetch(`${m.url}.json`, { headers: { Authorization: otherAuth } })).status).toBe(403);
     expect((await fetch(m.url, { method: 'DELETE', headers: { Authorization: otherAuth } })).status).toBe(403);
-    const listed = (await (await api(a, '/media', { auth: otherAuth })).json()) as { media: { sid: string }[] };
+    const listed = (await (await accountApi(svc, a, '/media', { auth: otherAuth })).json()) as { media: { sid: string }[] };
     expect(listed.media.map((x) => x.sid)).toEqual([free.sid]);
     const ownerAuth = await bearerFor(owner);
     expect((await fetch(`${m.url}.json`, { headers: { Authorization: ownerAuth } })).status).toBe(200);

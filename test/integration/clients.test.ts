@@ -6,13 +6,14 @@
 // gets the exact bytes.
 import { spawnSync } from 'node:child_process';
 import { runProcess, type CliResult } from '../support/cli.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { newAccount, setProtection, startService, uploadJson, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
+import { sha256 } from '../support/media.js';
+import { accountWithMedia, basicAuth, startService, type AccountWithMedia, type TestService } from '../support/service.js';
 
 const CLIENTS_DIR = path.resolve(import.meta.dirname, '../support/clients');
 const S3_REFUSAL = 'Only one auth mechanism allowed';
@@ -25,8 +26,6 @@ const runClient = (command: string, args: string[], timeoutMillis = 90_000) => r
 function onPath(binary: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, binary)));
 }
-
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 interface Download {
   /** the final HTTP status the client saw */
@@ -86,6 +85,15 @@ async function runJava(mode: 'authenticator' | 'header' | 'manual-redirect', use
   return readDownloads(targets, r.stdout.trim().split('\n').map(Number));
 }
 
+/** docs/clients.md's two-step recipes: the JSON answer (`getJson` URL), then its URL without credentials (`download` "$url" to "$4"). */
+function twoStepClient(tool: string, getJson: string, download: string, statusOf: (r: RunResult) => number): Client {
+  return {
+    name: `${tool} through ?redirect=false and jq (docs/clients.md)`,
+    binaries: [tool, 'jq', 'sh'],
+    download: perTarget('sh', (u, p, t) => ['-c', `url=$(${getJson} "$3?redirect=false" | jq -r .url) && ${download}`, 'sh', u, p, t.url, t.out], statusOf),
+  };
+}
+
 const CLIENTS: Record<string, Client> = {
   curlLocation: {
     name: 'curl -L -u',
@@ -97,33 +105,8 @@ const CLIENTS: Record<string, Client> = {
     binaries: ['curl'],
     download: perTarget('curl', (u, p, t) => ['-sS', '--location-trusted', '-u', `${u}:${p}`, '-o', t.out, '-w', '%{http_code}', t.url], curlStatus),
   },
-  // docs/clients.md's two-step recipes: the JSON answer, then its URL without credentials.
-  curlJson: {
-    name: 'curl through ?redirect=false and jq (docs/clients.md)',
-    binaries: ['curl', 'jq', 'sh'],
-    download: perTarget(
-      'sh',
-      (u, p, t) => [
-        '-c',
-        'url=$(curl -fsS -u "$1:$2" "$3?redirect=false" | jq -r .url) && curl -sS -o "$4" -w "%{http_code}" "$url"',
-        'sh', u, p, t.url, t.out,
-      ],
-      curlStatus,
-    ),
-  },
-  wgetJson: {
-    name: 'wget through ?redirect=false and jq (docs/clients.md)',
-    binaries: ['wget', 'jq', 'sh'],
-    download: perTarget(
-      'sh',
-      (u, p, t) => [
-        '-c',
-        'url=$(wget -qO- --user="$1" --password="$2" "$3?redirect=false" | jq -r .url) && wget -S --content-on-error -O "$4" "$url"',
-        'sh', u, p, t.url, t.out,
-      ],
-      wgetStatus,
-    ),
-  },
+  curlJson: twoStepClient('curl', 'curl -fsS -u "$1:$2"', 'curl -sS -o "$4" -w "%{http_code}" "$url"', curlStatus),
+  wgetJson: twoStepClient('wget', 'wget -qO- --user="$1" --password="$2"', 'wget -S --content-on-error -O "$4" "$url"', wgetStatus),
   wgetNoChallenge: {
     name: 'wget --auth-no-challenge --user --password',
     binaries: ['wget'],
@@ -185,7 +168,7 @@ const CLIENTS: Record<string, Client> = {
     download: async (u, p, targets) => {
       const downloads: Download[] = [];
       for (const t of targets) {
-        const res = await fetch(t.url, { headers: { Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } });
+        const res = await fetch(t.url, { headers: { Authorization: basicAuth(u, p) } });
         downloads.push({ status: res.status, body: Buffer.from(await res.arrayBuffer()) });
       }
       return downloads;
@@ -205,24 +188,12 @@ interface Expectation {
  * The account's media on a service: a legacy media (public, but fetched here with the
  * credentials anyway, as a client configured with them does) and a protected one.
  */
-interface Setup {
+interface Setup extends AccountWithMedia {
   svc: TestService;
-  owner: TestAccount;
-  protectedMedia: MediaJson;
-  protectedBytes: Buffer;
-  legacy: MediaJson;
-  legacyBytes: Buffer;
 }
 
 async function setUp(svc: TestService): Promise<Setup> {
-  const owner = await newAccount(svc.db, 'clients');
-  const legacyBytes = randomBytes(40_000);
-  const protectedBytes = randomBytes(70_000);
-  const legacy = await uploadJson(svc, owner, legacyBytes, { contentType: 'image/jpeg', filename: 'legacy.jpg' });
-  expect((await setProtection(svc, owner, { message: true })).status).toBe(200);
-  const protectedMedia = await uploadJson(svc, owner, protectedBytes, { contentType: 'image/png', filename: 'photo.png' });
-  expect([legacy.requires_auth, protectedMedia.requires_auth]).toEqual([false, true]);
-  return { svc, owner, protectedMedia, protectedBytes, legacy, legacyBytes };
+  return { svc, ...(await accountWithMedia(svc, { name: 'clients', legacySize: 40_000, protectedSize: 70_000 })) };
 }
 
 let work: string;
@@ -276,8 +247,28 @@ function clientTests(setup: () => Setup, expectations: Expectation[]): void {
 const bytesFromBoth = (client: Client): Expectation => ({ client, protectedMedia: 'bytes', legacy: 'bytes' });
 const refusedBoth = (client: Client): Expectation => ({ client, protectedMedia: 'S3 400', legacy: 'S3 400' });
 
-// Protected media first, then legacy media, with one client.
-const JAVA_REUSED_IN_REDIRECT_MODE: Expectation = { client: CLIENTS.javaAuthenticatorReused!, protectedMedia: 'bytes', legacy: 'S3 400' };
+// They drop the credentials when a redirect leaves the origin; curl (since 7.83),
+// requests, Java's and urllib's authenticators and fetch compare the port too.
+const DROPPING_CREDENTIALS = [
+  CLIENTS.curlLocation!,
+  CLIENTS.javaAuthenticator!,
+  CLIENTS.javaManualRedirect!,
+  CLIENTS.pythonRequests!,
+  CLIENTS.pythonUrllibHandler!,
+  CLIENTS.nodeFetch!,
+].map(bytesFromBoth);
+
+const FORWARDING_CREDENTIALS: Expectation[] = [
+  // They forward Authorization to the presigned URL, legacy media included (the
+  // service accepts the valid credentials there too and redirects).
+  ...[CLIENTS.curlLocationTrusted!, CLIENTS.wgetNoChallenge!, CLIENTS.javaHeader!, CLIENTS.pythonUrllibHeader!].map(refusedBoth),
+  // The JDK stores the credentials it was challenged for under the URL the exchange
+  // ended at (the presigned URL's folder in the bucket), since its redirect filter
+  // answers the 302 before the authentication filter sees it. The next download that
+  // reaches the bucket without a challenge (legacy media) sends them there
+  // preemptively. (Protected media first, then legacy media, with one client.)
+  { client: CLIENTS.javaAuthenticatorReused!, protectedMedia: 'bytes', legacy: 'S3 400' },
+];
 
 // The bucket on another host name than the service (localhost vs 127.0.0.1), as in
 // production: the service at api.example.com, S3 at bucket.s3.amazonaws.com.
@@ -298,29 +289,13 @@ describe('redirect mode (the default 302), bucket on another host name', () => {
   afterAll(() => s?.svc.close());
 
   clientTests(() => s, [
-    // They drop the credentials when a redirect leaves the origin.
-    bytesFromBoth(CLIENTS.curlLocation!),
-    bytesFromBoth(CLIENTS.javaAuthenticator!),
-    bytesFromBoth(CLIENTS.javaManualRedirect!),
-    bytesFromBoth(CLIENTS.pythonRequests!),
-    bytesFromBoth(CLIENTS.pythonUrllibHandler!),
-    bytesFromBoth(CLIENTS.nodeFetch!),
+    ...DROPPING_CREDENTIALS,
     bytesFromBoth(CLIENTS.curlJson!),
     bytesFromBoth(CLIENTS.wgetJson!),
     // wget without --auth-no-challenge sends them only after a 401, and then only to
     // that host name: the bucket, another host, gets none.
     bytesFromBoth(CLIENTS.wgetChallenge!),
-    // They forward Authorization to the presigned URL, legacy media included (the
-    // service accepts the valid credentials there too and redirects).
-    refusedBoth(CLIENTS.curlLocationTrusted!),
-    refusedBoth(CLIENTS.wgetNoChallenge!),
-    refusedBoth(CLIENTS.javaHeader!),
-    refusedBoth(CLIENTS.pythonUrllibHeader!),
-    // The JDK stores the credentials it was challenged for under the URL the exchange
-    // ended at (the presigned URL's folder in the bucket), since its redirect filter
-    // answers the 302 before the authentication filter sees it. The next download that
-    // reaches the bucket without a challenge (legacy media) sends them there preemptively.
-    JAVA_REUSED_IN_REDIRECT_MODE,
+    ...FORWARDING_CREDENTIALS,
   ]);
 });
 
@@ -335,22 +310,11 @@ describe('redirect mode, bucket on the same host name as the service (another po
   afterAll(() => s?.svc.close());
 
   clientTests(() => s, [
-    // curl (since 7.83), requests, Java's and urllib's authenticators and fetch compare
-    // the port too.
-    bytesFromBoth(CLIENTS.curlLocation!),
-    bytesFromBoth(CLIENTS.javaAuthenticator!),
-    bytesFromBoth(CLIENTS.javaManualRedirect!),
-    bytesFromBoth(CLIENTS.pythonRequests!),
-    bytesFromBoth(CLIENTS.pythonUrllibHandler!),
-    bytesFromBoth(CLIENTS.nodeFetch!),
+    ...DROPPING_CREDENTIALS,
     // wget remembers that the host *name* challenged it and sends the credentials to
     // the bucket on another port of it; legacy media never challenges.
     { client: CLIENTS.wgetChallenge!, protectedMedia: 'S3 400', legacy: 'bytes' },
-    refusedBoth(CLIENTS.curlLocationTrusted!),
-    refusedBoth(CLIENTS.wgetNoChallenge!),
-    refusedBoth(CLIENTS.javaHeader!),
-    refusedBoth(CLIENTS.pythonUrllibHeader!),
-    JAVA_REUSED_IN_REDIRECT_MODE,
+    ...FORWARDING_CREDENTIALS,
   ]);
 });
 

@@ -57,7 +57,7 @@ describe('connections a client tries to hold', () => {
   it('cuts off an upload whose body stalls below the minimum pace', async () => {
     const watching = scheduler.pending;
     const { closed } = exchange(
-      `POST /v1/accounts/${account.sid}/media?kind=message HTTP/1.1\r\nHost: x\r\nAuthorization: ${account.basic}\r\nContent-Length: 1000000\r\n\r\nx`,
+      `POST /v1/accounts/${account.sid}/media?kind=message HTTP/1.1\r\nHost: x\r\nAuthorization: ${account.basic}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\nx`,
     );
     await until(() => scheduler.pending > watching); // the upload is being read, and watched
     scheduler.advance(60_000); // a minute with one byte

@@ -1,25 +1,20 @@
 import { createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   basicAuth,
   getMediaUrl,
   newAccount,
   setProtection,
-  startService,
+  serviceForFile,
   upload,
   uploadJson,
   type MediaJson,
   type TestAccount,
-  type TestService,
 } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 const api = (a: TestAccount, path: string, init: RequestInit & { auth?: string } = {}) =>
   fetch(`${svc.baseUrl}/v1/accounts/${a.sid}${path}`, {

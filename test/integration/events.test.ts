@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { accountApi } from '../support/credentials.js';
-import { newAccount, setProtection, startService, type TestAccount, type TestService } from '../support/service.js';
+import { newAccount, setProtection, serviceForFile, type TestAccount } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 const api = (a: TestAccount, path: string, init: Parameters<typeof accountApi>[3] = {}) => accountApi(svc, a, path, init);
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, runCli } from '../support/cli.js';
-import { spawnServe, type ServeProcess } from '../support/process.js';
+import { procStatusKib, spawnServe, stopServe, type ServeProcess } from '../support/process.js';
+import { basicAuth } from '../support/service.js';
 
 let serve: ServeProcess;
 let account: { sid: string; auth_token: string };
@@ -16,17 +16,11 @@ beforeAll(async () => {
   account = JSON.parse((await runCli(['accounts', 'create', '--name', 'fuzz'], { DATABASE_URL: scratch.url })).stdout);
 }, 60_000);
 afterAll(async () => {
-  if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
-  await serve.exited;
+  await stopServe(serve);
   await drop();
 });
 
-function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'))!;
-  return Number(line.split(/\s+/)[1]) * 1024;
-}
+const rssBytes = async (pid: number) => (await procStatusKib(pid, 'VmRSS')) * 1024;
 
 /** Sends raw bytes and reads the status line of the answer (or '' if the server closed). */
 async function raw(port: number, data: Buffer | string): Promise<string> {
@@ -71,7 +65,7 @@ describe('bad input', () => {
     const bigJson = await fetch(`${serve.baseUrl}/v1/accounts/${account.sid}/settings/media-protection`, {
       method: 'PATCH',
       headers: {
-        Authorization: `Basic ${Buffer.from(`${account.sid}:${account.auth_token}`).toString('base64')}`,
+        Authorization: basicAuth(account.sid, account.auth_token),
         'Content-Type': 'application/json',
       },
       body: JSON.stringify({ message: true, pad: 'x'.repeat(1024 * 1024) }),
@@ -82,7 +76,7 @@ describe('bad input', () => {
 
   it('survives 2,000 generated bad requests: no 5xx, still alive, memory back near its baseline', async () => {
     const { next, pick } = rng(20261127);
-    const basic = `Basic ${Buffer.from(`${account.sid}:${account.auth_token}`).toString('base64')}`;
+    const basic = basicAuth(account.sid, account.auth_token);
     // The valid account and credentials come up often, so requests reach deep validation.
     const sids = [account.sid, account.sid, account.sid, account.sid, `AC${'0'.repeat(32)}`, 'AC', 'x', '%00', '..', '%2e%2e', 'é', 'AC' + 'f'.repeat(40)];
     const tails = [
@@ -107,7 +101,7 @@ describe('bad input', () => {
 
     // Warm up, then take the baseline.
     for (let i = 0; i < 50; i++) await fetch(`${serve.baseUrl}/v1/accounts/${account.sid}/media`, { headers: { Authorization: basic } });
-    const baseline = rssBytes(serve.child.pid!);
+    const baseline = await rssBytes(serve.child.pid!);
 
     const statuses = new Map<number, number>();
     const fivexx: string[] = [];
@@ -153,7 +147,7 @@ describe('bad input', () => {
     expect(fivexx).toEqual([]);
     expect(serve.child.exitCode).toBeNull();
     expect((await fetch(`${serve.baseUrl}/healthz`)).status).toBe(200);
-    const after = rssBytes(serve.child.pid!);
+    const after = await rssBytes(serve.child.pid!);
     console.log(
       `fuzz: ${total} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}, ` +
         `RSS ${(baseline / 2 ** 20).toFixed(1)} MB -> ${(after / 2 ** 20).toFixed(1)} MB`,

@@ -1,54 +1,13 @@
-// How requests are read: Authorization edge cases, methods, query values, bodies cut short.
+// How requests are read: methods, query values, bodies cut short. (Authorization edge
+// cases are media-url.test.ts's decision-order suite.)
 import { request } from 'node:http';
-import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { accountApi } from '../support/credentials.js';
-import { basicAuth, getMediaUrl, newAccount, startService, uploadJson, type TestAccount, type TestService } from '../support/service.js';
+import { getMediaUrl, newAccount, serviceForFile, uploadJson, type TestAccount } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 const api = (a: TestAccount, path: string, init: Parameters<typeof accountApi>[3] = {}) => accountApi(svc, a, path, init);
-
-/** Sends a request as raw lines (with Connection: close) and resolves with all the server said. */
-function rawStatus(port: number, lines: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (c) => (out += c));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    s.write(`${lines.filter((l) => !/^Connection:/i.test(l)).join('\r\n')}\r\nConnection: close\r\n\r\n`);
-  });
-}
-
-describe('Authorization header edge cases', () => {
-  it('answers 401 to an empty Authorization header, even on legacy media', async () => {
-    const a = await newAccount(svc.db);
-    const m = await uploadJson(svc, a, 'x');
-    const port = Number(new URL(svc.baseUrl).port);
-    const out = await rawStatus(port, [`GET ${new URL(m.url).pathname} HTTP/1.1`, 'Host: x', 'Authorization: ', 'Connection: close']);
-    expect(out).toMatch(/^HTTP\/1\.1 401/);
-    expect(out).toContain('WWW-Authenticate: Basic realm="mediagate"');
-  });
-
-  it('answers 401 to repeated Authorization headers, whatever the first one is', async () => {
-    const a = await newAccount(svc.db);
-    const m = await uploadJson(svc, a, 'x');
-    const port = Number(new URL(svc.baseUrl).port);
-    const out = await rawStatus(port, [
-      `GET ${new URL(m.url).pathname} HTTP/1.1`,
-      'Host: x',
-      `Authorization: ${a.basic}`,
-      `Authorization: ${basicAuth(a.sid, 'f'.repeat(32))}`,
-      'Connection: close',
-    ]);
-    expect(out).toMatch(/^HTTP\/1\.1 401/);
-  });
-});
 
 describe('HTTP details', () => {
   it('sends Allow with 405', async () => {
@@ -74,7 +33,7 @@ describe('HTTP details', () => {
     // Expect: 100-continue tells when the service is reading the body: then the client leaves.
     const req = request(`${svc.baseUrl}${path}?kind=message`, {
       method: 'POST',
-      headers: { Authorization: a.basic, 'Content-Length': '500', Expect: '100-continue' },
+      headers: { Authorization: a.basic, 'Content-Type': 'application/octet-stream', 'Content-Length': '500', Expect: '100-continue' },
     });
     req.on('error', () => undefined);
     req.on('continue', () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { createScratchDatabase, runCli } from '../support/cli.js';
 import { slowUpload, spawnServe, type ServeProcess } from '../support/process.js';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { createS3Store } from '../../src/storage/s3.js';
+import { sha256 } from '../support/media.js';
 import { basicAuth, objectExists, S3_CREDENTIALS } from '../support/service.js';
 
 const processes: ServeProcess[] = [];
@@ -34,11 +35,30 @@ async function scratchDb(): Promise<{ url: string; db: Db }> {
 
 const basic = basicAuth;
 
+/** `mediagate serve` over a scratch database of its own, killed after the test if still running. */
+async function serveOnScratchDb(env: Record<string, string> = {}): Promise<{ url: string; db: Db; serve: ServeProcess }> {
+  const { url, db } = await scratchDb();
+  const serve = await spawnServe({ DATABASE_URL: url, ...env });
+  processes.push(serve);
+  return { url, db, serve };
+}
+
+/** The pids that wrote request lines (those `matches` accepts) to the service's stdout. */
+function requestPids(serve: ServeProcess, matches: (line: { path?: string; status?: number }) => boolean = () => true): Set<number> {
+  return new Set(
+    serve
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; pid: number; path?: string; status?: number })
+      .filter((l) => l.msg === 'request' && matches(l))
+      .map((l) => l.pid),
+  );
+}
+
 describe('graceful shutdown', () => {
   it('SIGTERM during a slow upload: the upload completes and is stored, then the process exits 0', async () => {
-    const { url } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url });
-    processes.push(serve);
+    const { url, serve } = await serveOnScratchDb();
     const created = await runCli(['accounts', 'create', '--name', 'x'], { DATABASE_URL: url });
     const account = JSON.parse(created.stdout) as { sid: string; auth_token: string };
     const chunks = Array.from({ length: 15 }, () => randomBytes(4096));
@@ -65,7 +85,7 @@ describe('graceful shutdown', () => {
     const res = await uploading;
     expect(res.status).toBe(201);
     const media = JSON.parse(res.body) as { sha256: string; size_bytes: number; url: string };
-    expect(media.sha256).toBe(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'));
+    expect(media.sha256).toBe(sha256(Buffer.concat(chunks)));
     expect(await serve.exited).toBe(0);
     expect(serve.stdout()).toContain('"msg":"stopped"');
 
@@ -79,9 +99,7 @@ describe('graceful shutdown', () => {
 
 describe('SHUTDOWN_DELAY_SECONDS', () => {
   it('SIGTERM: not ready at once, still serving during the delay; a SIGINT then ends the delay and it exits 0', async () => {
-    const { url } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url, SHUTDOWN_DELAY_SECONDS: '600' });
-    processes.push(serve);
+    const { serve } = await serveOnScratchDb({ SHUTDOWN_DELAY_SECONDS: '600' });
     expect((await fetch(`${serve.baseUrl}/readyz`)).status).toBe(200);
     serve.child.kill('SIGTERM');
     // Not ready from the signal on (asked until it says so: the test's timeout bounds it).
@@ -93,18 +111,14 @@ describe('SHUTDOWN_DELAY_SECONDS', () => {
   }, 60_000);
 
   it('SIGINT skips the delay', async () => {
-    const { url } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url, SHUTDOWN_DELAY_SECONDS: '600' });
-    processes.push(serve);
+    const { serve } = await serveOnScratchDb({ SHUTDOWN_DELAY_SECONDS: '600' });
     serve.child.kill('SIGINT');
     expect(await serve.exited).toBe(0);
     expect(serve.stdout()).not.toContain('still serving while load balancers move away');
   }, 60_000);
 
   it('WORKERS=2: every worker is not ready during the delay, and all exit 0', async () => {
-    const { url } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url, WORKERS: '2', SHUTDOWN_DELAY_SECONDS: '600' });
-    processes.push(serve);
+    const { serve } = await serveOnScratchDb({ WORKERS: '2', SHUTDOWN_DELAY_SECONDS: '600' });
     serve.child.kill('SIGTERM');
     // Fresh connections are spread over both workers: 20 answers in a row are 503.
     for (let notReady = 0; notReady < 20; ) {
@@ -113,24 +127,13 @@ describe('SHUTDOWN_DELAY_SECONDS', () => {
     }
     serve.child.kill('SIGINT');
     expect(await serve.exited).toBe(0);
-    const notReadyPids = new Set(
-      serve
-        .stdout()
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { msg: string; pid: number; path?: string; status?: number })
-        .filter((l) => l.msg === 'request' && l.path === '/readyz' && l.status === 503)
-        .map((l) => l.pid),
-    );
-    expect(notReadyPids.size).toBe(2);
+    expect(requestPids(serve, (l) => l.path === '/readyz' && l.status === 503).size).toBe(2);
   }, 60_000);
 });
 
 describe('a log reader that stops reading', () => {
   it('does not keep the process from exiting on SIGTERM', async () => {
-    const { url } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url });
-    processes.push(serve);
+    const { serve } = await serveOnScratchDb();
     // As a supervisor that hangs: it holds the pipe of the service's stdout but reads no
     // more, so the pipe fills up with request lines.
     serve.child.stdout!.pause();
@@ -146,9 +149,7 @@ describe('a log reader that stops reading', () => {
 
 describe('WORKERS', () => {
   it('runs N processes sharing the port, and SIGTERM stops them all with exit 0', async () => {
-    const { url } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url, WORKERS: '2' });
-    processes.push(serve);
+    const { url, serve } = await serveOnScratchDb({ WORKERS: '2' });
     expect(serve.stderr()).toContain('with 2 workers');
     const account = JSON.parse((await runCli(['accounts', 'create', '--name', 'w'], { DATABASE_URL: url })).stdout) as {
       sid: string;
@@ -163,24 +164,13 @@ describe('WORKERS', () => {
     // Log lines are buffered (flushed every 250 ms and at exit): stop first, then read.
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
-    const pids = new Set(
-      serve
-        .stdout()
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { msg: string; pid: number })
-        .filter((l) => l.msg === 'request')
-        .map((l) => l.pid),
-    );
-    expect(pids.size).toBe(2);
+    expect(requestPids(serve).size).toBe(2);
   }, 60_000);
 });
 
 describe('no orphans, no lost media', () => {
   it('after kill -9 during 50 concurrent uploads, and gc: every row has its object, no object lacks a row', async () => {
-    const { url, db } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url });
-    processes.push(serve);
+    const { url, db, serve } = await serveOnScratchDb();
     const account = await createAccount(db, 'crash');
     const auth = basic(account.sid, account.auth_token);
     const uploads = Array.from({ length: 50 }, (_, i) =>
@@ -207,7 +197,7 @@ describe('no orphans, no lost media', () => {
     expect(rows.length).toBeGreaterThanOrEqual(finished);
     for (const row of rows) {
       const bytes = await readFile(path.join(serve.dataDir, 'objects', row.object_key));
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.sha256);
+      expect(sha256(bytes)).toBe(row.sha256);
     }
     const again = JSON.parse((await runCli(['gc', '--grace-seconds', '0'], { DATABASE_URL: url, DATA_DIR: serve.dataDir })).stdout) as {
       removed_objects: string[];
@@ -263,9 +253,7 @@ describe('no orphans, no lost media', () => {
   }, 60_000);
 
   it('gc removes only unreferenced objects older than the grace period, and reports rows without objects', async () => {
-    const { url, db } = await scratchDb();
-    const serve = await spawnServe({ DATABASE_URL: url });
-    processes.push(serve);
+    const { url, db, serve } = await serveOnScratchDb();
     const account = await createAccount(db, 'gc');
     const auth = basic(account.sid, account.auth_token);
     const up = async () =>

@@ -2,6 +2,7 @@ import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:cr
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, runCli } from '../support/cli.js';
 import { spawnServe, type ServeProcess } from '../support/process.js';
+import { basicAuth as basic } from '../support/service.js';
 
 let serve: ServeProcess | undefined;
 let drop: (() => Promise<void>) | undefined;
@@ -22,7 +23,6 @@ describe('logs', () => {
       auth_token: string;
     };
     secrets.push(account.auth_token);
-    const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
     const owner = basic(account.sid, account.auth_token);
     secrets.push(owner.slice(6));
     const api = (path: string, init: RequestInit = {}, auth = owner) =>

@@ -1,20 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   getMediaUrl,
   newAccount,
-  startService,
+  serviceForFile,
   uploadJson,
   type MediaJson,
   type TestAccount,
-  type TestService,
   objectExists,
 } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 const get = (a: TestAccount, path: string) =>
   fetch(`${svc.baseUrl}/v1/accounts/${a.sid}${path}`, { headers: { Authorization: a.basic } });

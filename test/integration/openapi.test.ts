@@ -2,7 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../../src/http/openapi.js';
 import { apiClient, ownerClient } from '../support/api-client.js';
-import { newAccount, startService, uploadJson, type TestService } from '../support/service.js';
+import { basicAuth, newAccount, startService, uploadJson, type TestService } from '../support/service.js';
 
 // Issue #12: the service carries its own API reference. (Every other test's responses
 // are checked against the same document by test/support/contract-setup.ts.)
@@ -35,7 +35,7 @@ describe('GET /docs', () => {
     const res = await fetch(`${svc.baseUrl}/docs`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'self'; img-src 'self' data:;/);
+    expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src http:\/\/127\.0\.0\.1:\d+\/docs\/assets\/; style-src \S+; img-src 'self' data:;/);
     const html = await res.text();
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((url) => url !== 'data:,'); // no favicon request
     expect(assets.sort()).toEqual(['docs/assets/docs.js', 'docs/assets/swagger-ui-bundle.js', 'docs/assets/swagger-ui.css']);
@@ -109,11 +109,11 @@ describe('the typed client generated from the document (openapi-typescript, open
 
     const key = await client.POST('/v1/accounts/{AccountSid}/keys', { params: { path }, body: { name: 'typed' } });
     expect(key.response.status).toBe(201);
-    const keySecret = `Basic ${Buffer.from(`${key.data!.sid}:${key.data!.secret}`).toString('base64')}`;
+    const keySecret = basicAuth(key.data!.sid, key.data!.secret);
 
     const uploaded = await uploadJson(svc, account, 'hello', { contentType: 'text/plain', filename: 'hello.txt' });
     const asKey = apiClient(svc, keySecret);
-    const listed = await asKey.GET('/v1/accounts/{AccountSid}/media', { params: { path, query: { kind: 'message', page_size: '10' } } });
+    const listed = await asKey.GET('/v1/accounts/{AccountSid}/media', { params: { path, query: { kind: 'message', page_size: 10 } } });
     expect(listed.data?.media.map((m) => [m.sid, m.requires_auth])).toEqual([[uploaded.sid, true]]);
     expect(listed.data?.next_page_token).toBeNull();
 

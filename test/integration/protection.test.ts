@@ -1,20 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   getMediaUrl,
   newAccount,
   setProtection,
-  startService,
+  serviceForFile,
   upload,
   uploadJson,
   type TestAccount,
-  type TestService,
 } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 const protectionUrl = (a: TestAccount) => `${svc.baseUrl}/v1/accounts/${a.sid}/settings/media-protection`;
 
@@ -32,12 +27,15 @@ describe('GET/PATCH /v1/accounts/:account/settings/media-protection', () => {
 
   it('switches kinds independently and stamps changed_at', async () => {
     const a = await newAccount(svc.db);
-    const before = Date.now();
+    // changed_at is the database's now() of the change.
+    const before = (await svc.db.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
     const res = await setProtection(svc, a, { recording: true, fax: false });
     expect(res.status).toBe(200);
     const state = (await res.json()) as Record<string, { enabled: boolean; changed_at: string | null }>;
     expect(state.recording!.enabled).toBe(true);
-    expect(Date.parse(state.recording!.changed_at!)).toBeGreaterThanOrEqual(before - 1000);
+    const stored = (await svc.db.query<{ changed_at: Date }>(`SELECT changed_at FROM media_protection WHERE account_sid = $1 AND kind = 'recording'`, [a.sid])).rows[0]!;
+    expect(state.recording!.changed_at).toBe(stored.changed_at.toISOString());
+    expect(stored.changed_at.getTime()).toBeGreaterThanOrEqual(before.getTime());
     expect(state.message).toEqual({ enabled: false, changed_at: null });
     // Setting fax to the value it had is no change.
     expect(state.fax).toEqual({ enabled: false, changed_at: null });

@@ -9,8 +9,8 @@ import S3rver from 's3rver';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { findFreePort } from '../../src/db/embedded.js';
-import { accountApi } from '../support/credentials.js';
-import { basicAuth, getMediaUrl, newAccount, setProtection, startService, uploadJson, type TestService } from '../support/service.js';
+import { createApiKey } from '../support/credentials.js';
+import { getMediaUrl, newAccount, setProtection, startService, uploadJson, type TestService } from '../support/service.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -35,6 +35,19 @@ async function untilNotReady(svc: TestService): Promise<ReadyAnswer> {
   }
 }
 
+/** A service, and an API key it has verified and cached (a 302 answered with it). */
+async function serviceWithCachedKey() {
+  const svc = await startService();
+  cleanups.push(() => svc.close());
+  const account = await newAccount(svc.db);
+  await setProtection(svc, account, { message: true });
+  const media = await uploadJson(svc, account, 'x');
+  const key = await createApiKey(svc, account);
+  const asKey = { headers: { Authorization: key.basic } };
+  expect((await getMediaUrl(media.url, asKey)).status).toBe(302);
+  return { svc, media, key, asKey };
+}
+
 describe('GET /readyz', () => {
   it('answers 200 with every check passing', async () => {
     const svc = await startService();
@@ -45,15 +58,7 @@ describe('GET /readyz', () => {
   });
 
   it('is 503 naming the invalidation feed while LISTEN is down, and then decides every request by the database', async () => {
-    const svc = await startService();
-    cleanups.push(() => svc.close());
-    const account = await newAccount(svc.db);
-    await setProtection(svc, account, { message: true });
-    const media = await uploadJson(svc, account, 'x');
-    const key = (await (await accountApi(svc, account, '/keys', { method: 'POST', json: { name: 'k' } })).json()) as { sid: string; secret: string };
-    const auth = basicAuth(key.sid, key.secret);
-    expect((await getMediaUrl(media.url, { headers: { Authorization: auth } })).status).toBe(302); // cached now
-
+    const { svc, media, key, asKey } = await serviceWithCachedKey();
     await svc.feed.close();
     const answer = await readyz(svc);
     expect(answer.status).toBe(503);
@@ -62,21 +67,14 @@ describe('GET /readyz', () => {
 
     // Revoked behind the service's back, with no NOTIFY to hear: refused at once anyway.
     await svc.db.query('DELETE FROM api_keys WHERE sid = $1', [key.sid]);
-    expect((await getMediaUrl(media.url, { headers: { Authorization: auth } })).status).toBe(401);
+    expect((await getMediaUrl(media.url, asKey)).status).toBe(401);
   });
 
   it('drops every cached credential when the LISTEN connection is lost, and is ready again once it is back', async () => {
-    const svc = await startService();
-    cleanups.push(() => svc.close());
-    const account = await newAccount(svc.db);
-    await setProtection(svc, account, { message: true });
-    const media = await uploadJson(svc, account, 'x');
-    const key = (await (await accountApi(svc, account, '/keys', { method: 'POST', json: { name: 'k' } })).json()) as { sid: string; secret: string };
-    const auth = basicAuth(key.sid, key.secret);
-    expect((await getMediaUrl(media.url, { headers: { Authorization: auth } })).status).toBe(302);
+    const { svc, media, key, asKey } = await serviceWithCachedKey();
     // Deleted without NOTIFY: only a loss of the feed can tell the cache it may be stale.
     await svc.db.query('DELETE FROM api_keys WHERE sid = $1', [key.sid]);
-    expect((await getMediaUrl(media.url, { headers: { Authorization: auth } })).status).toBe(302); // still cached
+    expect((await getMediaUrl(media.url, asKey)).status).toBe(302); // still cached
 
     const lost = svc.logLine((l) => l.msg === 'invalidation feed lost: not ready, caches bypassed until it reconnects');
     const { rows } = await svc.db.query<{ n: number }>(
@@ -84,7 +82,7 @@ describe('GET /readyz', () => {
     );
     expect(rows[0]!.n).toBeGreaterThanOrEqual(1);
     await lost;
-    expect((await getMediaUrl(media.url, { headers: { Authorization: auth } })).status).toBe(401);
+    expect((await getMediaUrl(media.url, asKey)).status).toBe(401);
     await svc.feed.ready();
     expect((await readyz(svc)).status).toBe(200);
   });

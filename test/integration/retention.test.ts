@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { getMediaUrl, newAccount, startService, uploadJson, type TestAccount, type TestService, objectExists } from '../support/service.js';
+import { sharedStoresEnv } from '../support/process.js';
+import { getMediaUrl, newAccount, serviceForFile, uploadJson, type TestAccount, objectExists } from '../support/service.js';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startService();
-});
-afterAll(() => svc.close());
+const svc = serviceForFile();
 
 const retention = (a: TestAccount, body?: unknown) =>
   fetch(`${svc.baseUrl}/v1/accounts/${a.sid}/settings/retention`, {
@@ -64,13 +60,7 @@ describe('mediagate sweep', () => {
     await backdate(other.sid, 10);
     await retention(a, { days: 7 });
 
-    const res = await runCli(['sweep', '--batch-size', '2'], {
-      DATABASE_URL: inject('databaseUrl'),
-      S3_BUCKET: inject('s3Bucket'),
-      S3_ENDPOINT: inject('s3Endpoint'),
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    });
+    const res = await runCli(['sweep', '--batch-size', '2'], sharedStoresEnv());
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout).deleted).toBeGreaterThanOrEqual(5);

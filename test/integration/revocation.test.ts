@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
+import { accountApi, bearerFor, createApiKey, registerApplication } from '../support/credentials.js';
 import {
   basicAuth,
   getMediaUrl,
@@ -35,17 +35,19 @@ async function throughA(accountSid: string, change: () => Promise<unknown>): Pro
   return performance.now() - started;
 }
 
-const createKey = async (account: TestAccount) =>
-  (await (await accountApi(a, account, '/keys', { method: 'POST', json: { name: 'k' } })).json()) as { sid: string; secret: string };
+/** A new account with a protected media on instance A, and that media's URL on B. */
+async function protectedMediaOnB(): Promise<{ account: TestAccount; onB: string }> {
+  const account = await newAccount(a.db);
+  await setProtection(a, account, { message: true });
+  const m = await uploadJson(a, account, 'x');
+  return { account, onB: m.url.replace(a.baseUrl, b.baseUrl) };
+}
 
 describe('revocation on every instance', () => {
   it('a key deleted through instance A fails on instance B, although B had it cached', async () => {
-    const account = await newAccount(a.db);
-    await setProtection(a, account, { message: true });
-    const m = await uploadJson(a, account, 'x');
-    const onB = m.url.replace(a.baseUrl, b.baseUrl);
-    const key = await createKey(account);
-    const auth = basicAuth(key.sid, key.secret);
+    const { account, onB } = await protectedMediaOnB();
+    const key = await createApiKey(a, account);
+    const auth = key.basic;
     expect((await getMediaUrl(onB, { headers: { Authorization: auth } })).status).toBe(302); // B caches it
 
     const delay = await throughA(account.sid, async () => {
@@ -56,10 +58,7 @@ describe('revocation on every instance', () => {
   });
 
   it('an application deleted through instance A has its JWTs refused on instance B', async () => {
-    const account = await newAccount(a.db);
-    await setProtection(a, account, { message: true });
-    const m = await uploadJson(a, account, 'x');
-    const onB = m.url.replace(a.baseUrl, b.baseUrl);
+    const { account, onB } = await protectedMediaOnB();
     const app = await registerApplication(a, account);
     const jwt = await bearerFor(app);
     expect((await getMediaUrl(onB, { headers: { Authorization: jwt } })).status).toBe(302);
@@ -70,10 +69,7 @@ describe('revocation on every instance', () => {
   });
 
   it('a token promoted through instance A retires the old primary on instance B', async () => {
-    const account = await newAccount(a.db);
-    await setProtection(a, account, { message: true });
-    const m = await uploadJson(a, account, 'x');
-    const onB = m.url.replace(a.baseUrl, b.baseUrl);
+    const { account, onB } = await protectedMediaOnB();
     expect((await getMediaUrl(onB, { headers: { Authorization: account.basic } })).status).toBe(302);
     const { secondary_auth_token: next } = (await (
       await accountApi(a, account, '/auth-tokens/secondary', { method: 'POST' })
@@ -110,11 +106,8 @@ describe('revocation on every instance', () => {
       const account = await newAccount(c.db);
       await setProtection(c, account, { message: true });
       const m = await uploadJson(c, account, 'x');
-      const key = (await (await accountApi(c, account, '/keys', { method: 'POST', json: { name: 'k' } })).json()) as {
-        sid: string;
-        secret: string;
-      };
-      const auth = basicAuth(key.sid, key.secret);
+      const key = await createApiKey(c, account);
+      const auth = key.basic;
       expect((await getMediaUrl(m.url, { headers: { Authorization: auth } })).status).toBe(302);
       await c.db.query('DELETE FROM api_keys WHERE sid = $1', [key.sid]); // no NOTIFY: only the fallback expiry can save us
       now += 29_000;

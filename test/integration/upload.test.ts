@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../support/media.js';
 import {
   newAccount,
   startService,
@@ -65,7 +66,7 @@ describe('POST /v1/accounts/:account/media', () => {
       kind: 'recording',
       content_type: 'image/jpeg',
       size_bytes: 40_000,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      sha256: sha256(bytes),
       filename: 'cat.jpg',
       requires_auth: false,
     });
@@ -82,7 +83,7 @@ describe('POST /v1/accounts/:account/media', () => {
     expect(res.status).toBe(201);
     const body = JSON.parse(res.body) as { size_bytes: number; sha256: string; content_type: string };
     expect(body.size_bytes).toBe(30_005);
-    expect(body.sha256).toBe(createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
+    expect(body.sha256).toBe(sha256(Buffer.concat(parts)));
     expect(body.content_type).toBe('video/mp4');
   });
 
@@ -176,7 +177,7 @@ describe('large uploads', () => {
       const bytes = randomBytes(12 * 1024 * 1024);
       const m = await uploadJson(big, account, bytes, { contentType: 'video/mp4' });
       expect(m.size_bytes).toBe(bytes.length);
-      expect(m.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(m.sha256).toBe(sha256(bytes));
       const fetched = Buffer.from(await (await fetch(m.url)).arrayBuffer());
       expect(fetched.equals(bytes)).toBe(true);
     } finally {

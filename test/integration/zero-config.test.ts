@@ -1,16 +1,15 @@
-import { execFile, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/embedded.js';
-import { runCli } from '../support/cli.js';
+import { curl, runCli } from '../support/cli.js';
+import { sha256 } from '../support/media.js';
 import { spawnServe } from '../support/process.js';
-
-const run = promisify(execFile);
+import { basicAuth } from '../support/service.js';
 
 /** `mediagate serve` (what `npm start` runs) in dir, with no configuration but a free port. */
 const startServe = (dir: string, port: number) => spawnServe({}, { cwd: dir, port });
@@ -39,7 +38,7 @@ describe('npm start with no configuration', () => {
     const created = await cli('accounts', 'create', '--name', 'me');
     expect(created.code).toBe(0);
     const account = JSON.parse(created.stdout) as { sid: string; auth_token: string };
-    const auth = `Basic ${Buffer.from(`${account.sid}:${account.auth_token}`).toString('base64')}`;
+    const auth = basicAuth(account.sid, account.auth_token);
     const status = await cli('migrate', 'status');
     expect(status.code).toBe(0);
     expect(status.stdout).not.toContain('pending');
@@ -73,10 +72,8 @@ describe('npm start with no configuration', () => {
     const viaFetch = await fetch(protectedMedia.url, { headers: { Authorization: auth } });
     expect(new URL(viaFetch.url).pathname).toMatch(/^\/v1\/blobs\//);
     expect(Buffer.from(await viaFetch.arrayBuffer()).equals(bytes)).toBe(true);
-    const viaCurl = await run('curl', ['-sS', '-f', '-L', '-u', `${account.sid}:${account.auth_token}`, protectedMedia.url], {
-      encoding: 'buffer',
-    });
-    expect(createHash('sha256').update(viaCurl.stdout).digest('hex')).toBe(protectedMedia.sha256);
+    const viaCurl = await curl(protectedMedia.url, { sid: account.sid, authToken: account.auth_token });
+    expect(sha256(viaCurl)).toBe(protectedMedia.sha256);
 
     // SIGTERM: exits 0 and stops the embedded cluster it started.
     serve.child.kill('SIGTERM');

@@ -4,7 +4,7 @@
 // request may fail and not an upload may be lost. Then revocations, two gc runs at once,
 // and /readyz through a database restart and an object store outage.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,10 @@ import { createPool, type Db } from '../../src/db/pool.js';
 import { createAccount } from '../../src/domain/accounts.js';
 import { createS3Store } from '../../src/storage/s3.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { sha256 } from '../support/media.js';
 import { spawnServe, type ServeProcess } from '../support/process.js';
 import { basicAuth, S3_CREDENTIALS } from '../support/service.js';
+import { until } from '../support/until.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const BUCKET = 'fleet';
@@ -155,7 +157,7 @@ function steadyLoad(account: { sid: string; basic: string }, mediaUrl: string, r
       return;
     }
     outcome.ok++;
-    outcome.uploads.push({ sid: (JSON.parse(text) as { sid: string }).sid, sha256: createHash('sha256').update(bytes).digest('hex') });
+    outcome.uploads.push({ sid: (JSON.parse(text) as { sid: string }).sid, sha256: sha256(bytes) });
   };
   const loops = [...Array.from({ length: redirects }, () => loop(redirect)), ...Array.from({ length: uploaders }, () => loop(upload))];
   return {
@@ -204,7 +206,7 @@ describe.skipIf(NGINX === undefined)('a fleet of three behind nginx', () => {
       const old = instances[i]!;
       // Let the load reach every instance before this one goes.
       const before = load.outcome.ok;
-      while (load.outcome.ok < before + 50) await new Promise((r) => setImmediate(r));
+      await until(() => load.outcome.ok >= before + 50);
       const signalledAt = performance.now();
       old.child.kill('SIGTERM');
       while ((await readyStatus(ports[i]!)) !== 503 && old.child.exitCode === null);
@@ -217,7 +219,7 @@ describe.skipIf(NGINX === undefined)('a fleet of three behind nginx', () => {
       // As docs/operations.md says: the next instance goes only once nginx sends traffic
       // to this one again (it keeps a refusing instance aside for fail_timeout).
       const back = await startInstance(i);
-      while (!back.stdout().includes(`"path":"${new URL(mediaUrl).pathname}"`)) await new Promise((r) => setImmediate(r));
+      await until(() => back.stdout().includes(`"path":"${new URL(mediaUrl).pathname}"`));
     }
     const outcome = await load.stop();
     const errors = await readFile(path.join(work, 'nginx/error.log'), 'utf8').catch(() => '');
@@ -231,7 +233,7 @@ describe.skipIf(NGINX === undefined)('a fleet of three behind nginx', () => {
       const res = await fetch(`${base}/v1/accounts/${account.sid}/media/${u.sid}`, { headers: { Authorization: account.basic }, redirect: 'manual' });
       expect(res.status).toBe(302);
       const bytes = Buffer.from(await (await fetch(res.headers.get('location')!)).arrayBuffer());
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(u.sha256);
+      expect(sha256(bytes)).toBe(u.sha256);
     }
   }, 180_000);
 

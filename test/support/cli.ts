@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -19,17 +20,29 @@ export interface CliResult {
 export function runProcess(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMillis?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMillis?: number; input?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMillis });
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: [stdin, 'pipe', 'pipe'], timeout: options.timeoutMillis });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
+    child.stdout!.on('data', (c) => (stdout += c));
+    child.stderr!.on('data', (c) => (stderr += c));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin?.end(options.input);
   });
+}
+
+/** execFile as a promise: rejects on a non-zero exit. */
+export const execFileAsync = promisify(execFile);
+
+/** What `curl -sS -f -L` downloads, with `-u sid:token` when an account is given (curl sends it on each hop). */
+export async function curl(url: string, account?: { sid: string; authToken: string }): Promise<Buffer> {
+  const user = account ? ['-u', `${account.sid}:${account.authToken}`] : [];
+  const { stdout } = await execFileAsync('curl', ['-sS', '-f', '-L', ...user, url], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  return stdout;
 }
 
 /** Runs the real `mediagate` command (dist/, built by the global setup). */

@@ -202,6 +202,16 @@ export function contractChecker(): ContractChecker {
 /** The fetch the tests were given, before the contract check wrapped it (for exchanges deliberately outside the contract). */
 export let uncheckedFetch: typeof fetch = globalThis.fetch;
 
+/** Rejects with a ContractViolation naming the route, the status and the problem when the response breaks the contract. */
+export async function checkContract(request: CheckedRequest, response: Response): Promise<void> {
+  const checker = contractChecker();
+  const problems = await checker.problemsOf(request, response);
+  if (problems.length > 0) {
+    const route = checker.routeOf(new URL(response.url || request.url));
+    throw new ContractViolation(`contract (docs/openapi.json): ${describeExchange(request, response, route?.template)}: ${problems.join('; ')}`);
+  }
+}
+
 /**
  * Wraps globalThis.fetch: each response from a service the tests started (any
  * http://127.0.0.1:<port> URL whose path the document names) is checked, and a response
@@ -219,12 +229,7 @@ export function installContractCheck(): void {
       url: input instanceof Request ? input.url : String(input),
       headers: new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)),
     };
-    const checker = contractChecker();
-    const problems = await checker.problemsOf(request, response);
-    if (problems.length > 0) {
-      const route = checker.routeOf(new URL(response.url || request.url));
-      throw new ContractViolation(`contract (docs/openapi.json): ${describeExchange(request, response, route?.template)}: ${problems.join('; ')}`);
-    }
+    await checkContract(request, response);
     return response;
   };
   globalThis.fetch = Object.assign(checked, { contractChecked: true }) as typeof fetch;

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { TestAccount, TestService } from './service.js';
+import { basicAuth, type TestAccount, type TestService } from './service.js';
 
 /**
  * A call to the account's API with its owner's Basic credentials (or `auth`), JSON
@@ -22,6 +22,21 @@ export function accountApi(
     },
     body: json === undefined ? body : JSON.stringify(json),
   });
+}
+
+export interface TestApiKey {
+  sid: string;
+  secret: string;
+  /** `Basic sid:secret` */
+  basic: string;
+}
+
+/** A new API key of the account, created by its owner. */
+export async function createApiKey(svc: Pick<TestService, 'baseUrl'>, account: TestAccount, name = 'k'): Promise<TestApiKey> {
+  const res = await accountApi(svc, account, '/keys', { method: 'POST', json: { name } });
+  if (res.status !== 201) throw new Error(`API key creation answered ${res.status}: ${await res.text()}`);
+  const { sid, secret } = (await res.json()) as { sid: string; secret: string };
+  return { sid, secret, basic: basicAuth(sid, secret) };
 }
 
 export interface TestApplication {

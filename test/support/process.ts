@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { inject } from 'vitest';
 import { findFreePort } from '../../src/db/embedded.js';
 import { BIN } from './cli.js';
 
@@ -51,6 +52,33 @@ export async function spawnServe(
     void exited.then((code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}${stdout}`)));
   });
   return { child, baseUrl: `http://127.0.0.1:${port}`, port, dataDir, env: fullEnv, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** A field of /proc/<pid>/status in KiB (VmRSS: resident now; VmHWM: the peak so far). */
+export async function procStatusKib(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** What points a `mediagate` process (serve, or a command) at the shared test PostgreSQL and S3 server. */
+export function sharedStoresEnv(): Record<string, string> {
+  return {
+    DATABASE_URL: inject('databaseUrl'),
+    S3_BUCKET: inject('s3Bucket'),
+    S3_ENDPOINT: inject('s3Endpoint'),
+    S3_FORCE_PATH_STYLE: '1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  };
+}
+
+/** SIGTERM unless it has exited already; resolves once it has. */
+export async function stopServe(serve: ServeProcess | undefined): Promise<void> {
+  if (!serve) return;
+  if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
+  await serve.exited;
 }
 
 /**

@@ -1,9 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { parseConfig, type Config } from '../../src/config.js';
 import { findFreePort } from '../../src/db/embedded.js';
 import type { Invalidation, InvalidationFeed } from '../../src/db/notifications.js';
@@ -17,6 +18,7 @@ import { createS3Store } from '../../src/storage/s3.js';
 import type { Keyring } from '../../src/storage/signing-keys.js';
 import type { Store } from '../../src/storage/store.js';
 import type { components } from '../../console/api-types.js';
+import { startCloudFrontEdge, type CloudFrontEdge } from './cloudfront-edge.js';
 
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -53,6 +55,8 @@ export interface TestService {
   logLine(matches: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** resolves with the next invalidation for the account that reaches this instance by NOTIFY */
   nextInvalidation(accountSid: string): Promise<Invalidation>;
+  /** storeKind 'cloudfront': the distribution it delivers through */
+  cloudFront: TestCloudFront | undefined;
   close(): Promise<void>;
 }
 
@@ -60,8 +64,9 @@ export interface ServiceOptions {
   /** added to the environment the configuration is parsed from */
   env?: Record<string, string>;
   /**
-   * 's3' (default): the shared s3rver (with CLOUDFRONT_* in env, through CloudFront URLs);
-   * 'local': a local store in dataDir
+   * 's3' (default): the shared s3rver; 'local': a local store in dataDir; 'cloudfront':
+   * the shared s3rver delivered through a test edge that checks CloudFront's signed URLs
+   * (on the service's clock), with a key pair of its own
    */
   storeKind?: 's3' | 'local' | 'cloudfront';
   /** for 'local': where objects and keys live (default: a new temporary directory) */
@@ -85,10 +90,11 @@ export interface ServiceOptions {
 export async function startService(options: ServiceOptions = {}): Promise<TestService> {
   const port = await findFreePort();
   const baseUrl = `http://127.0.0.1:${port}`;
+  const cloudFront = options.storeKind === 'cloudfront' ? await startTestCloudFront(options.clock) : undefined;
   const storeEnv: Record<string, string> =
     options.storeKind === 'local'
       ? { DATA_DIR: options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'mg-local-'))) }
-      : { S3_BUCKET: inject('s3Bucket'), S3_ENDPOINT: options.s3Endpoint ?? inject('s3Endpoint'), S3_FORCE_PATH_STYLE: '1' };
+      : { S3_BUCKET: inject('s3Bucket'), S3_ENDPOINT: options.s3Endpoint ?? inject('s3Endpoint'), S3_FORCE_PATH_STYLE: '1', ...cloudFront?.env };
   const config = parseConfig({
     PUBLIC_BASE_URL: baseUrl,
     DATABASE_URL: options.databaseUrl ?? inject('databaseUrl'),
@@ -142,8 +148,65 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
       return seen ? Promise.resolve(seen) : new Promise((resolve) => logWaiters.push({ matches, resolve }));
     },
     nextInvalidation: (accountSid) => new Promise((resolve) => waiting.push({ accountSid, resolve })),
-    close: () => service.stop(),
+    cloudFront,
+    async close() {
+      await service.stop();
+      await cloudFront?.close();
+    },
   };
+}
+
+export interface TestCloudFront {
+  edge: CloudFrontEdge;
+  keyPairId: string;
+  /** CLOUDFRONT_URL, CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_PRIVATE_KEY_FILE for this edge */
+  env: Record<string, string>;
+  /** a directory of its own, removed by close() */
+  dir: string;
+  close(): Promise<void>;
+}
+
+const CLOUDFRONT_KEY_PAIR_ID = 'K2JCJMDEHXQW5F';
+
+/** A distribution (the test edge over the shared bucket) trusting a new RSA key pair. */
+export async function startTestCloudFront(clock?: () => Date): Promise<TestCloudFront> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const dir = await mkdtemp(path.join(tmpdir(), 'mg-cdn-'));
+  const keyFile = path.join(dir, 'cloudfront.pem');
+  await writeFile(keyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+  const edge = await startCloudFrontEdge({
+    origin: { endpoint: inject('s3Endpoint'), bucket: inject('s3Bucket'), credentials: S3_CREDENTIALS },
+    trustedKeys: { [CLOUDFRONT_KEY_PAIR_ID]: publicKey },
+    clock,
+  });
+  return {
+    edge,
+    keyPairId: CLOUDFRONT_KEY_PAIR_ID,
+    env: { CLOUDFRONT_URL: edge.baseUrl, CLOUDFRONT_KEY_PAIR_ID, CLOUDFRONT_PRIVATE_KEY_FILE: keyFile },
+    dir,
+    async close() {
+      await edge.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The service a test file's tests share: started before them (beforeAll) and closed
+ * after (afterAll). Used before it started (outside a test or hook), it throws.
+ */
+export function serviceForFile(options: ServiceOptions = {}): TestService {
+  let started: TestService | undefined;
+  beforeAll(async () => {
+    started = await startService(options);
+  });
+  afterAll(() => started?.close());
+  return new Proxy({} as TestService, {
+    get(_target, key) {
+      if (!started) throw new Error("the file's service was used before beforeAll started it");
+      return Reflect.get(started, key);
+    },
+  });
 }
 
 export interface TestAccount {
@@ -164,9 +227,12 @@ export function basicAuth(user: string, password: string): string {
 export interface UploadOptions {
   kind?: string;
   filename?: string;
+  /** default: what fetch sends for the body (text/plain for a string), else application/octet-stream */
   contentType?: string;
   auth?: string;
   applicationId?: string;
+  /** aborts the upload (AbortSignal.timeout: a bound on a failure) */
+  signal?: AbortSignal;
 }
 
 export async function upload(
@@ -180,16 +246,14 @@ export async function upload(
   if (options.applicationId !== undefined) q.set('application_id', options.applicationId);
   const headers: Record<string, string> = { Authorization: options.auth ?? account.basic };
   if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
-  return fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media?${q}`, { method: 'POST', headers, body });
+  // An untyped body is refused (415); fetch types a string as text/plain itself.
+  else if (typeof body !== 'string') headers['Content-Type'] = 'application/octet-stream';
+  return fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/media?${q}`, { method: 'POST', headers, body, signal: options.signal });
 }
 
-export async function uploadJson(
-  svc: Pick<TestService, 'baseUrl'>,
-  account: TestAccount,
-  body: Uint8Array | string,
-  options: UploadOptions = {},
-): Promise<MediaJson> {
-  const res = await upload(svc, account, body, options);
+/** An upload that must succeed: its media. */
+export async function uploadJson(...args: Parameters<typeof upload>): Promise<MediaJson> {
+  const res = await upload(...args);
   if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as MediaJson;
 }
@@ -212,4 +276,30 @@ export async function setProtection(
 /** Follows no redirect: the tests look at the 302 itself. */
 export function getMediaUrl(url: string, init: RequestInit = {}): Promise<Response> {
   return fetch(url, { redirect: 'manual', ...init });
+}
+
+export interface AccountWithMedia {
+  owner: TestAccount;
+  /** uploaded before protection was turned on: public (a JPEG, legacy.jpg) */
+  legacy: MediaJson;
+  legacyBytes: Buffer;
+  /** uploaded after: requires credentials (a PNG) */
+  protectedMedia: MediaJson;
+  protectedBytes: Buffer;
+}
+
+/** A new account with a legacy media, then message protection on and a protected media. */
+export async function accountWithMedia(
+  svc: TestService,
+  options: { name?: string; legacySize?: number; protectedSize?: number; protectedFilename?: string } = {},
+): Promise<AccountWithMedia> {
+  const owner = await newAccount(svc.db, options.name ?? 'owner');
+  const legacyBytes = randomBytes(options.legacySize ?? 3000);
+  const protectedBytes = randomBytes(options.protectedSize ?? 5000);
+  const legacy = await uploadJson(svc, owner, legacyBytes, { contentType: 'image/jpeg', filename: 'legacy.jpg' });
+  const protecting = await setProtection(svc, owner, { message: true });
+  if (protecting.status !== 200) throw new Error(`turning protection on answered ${protecting.status}`);
+  const protectedMedia = await uploadJson(svc, owner, protectedBytes, { contentType: 'image/png', filename: options.protectedFilename ?? 'photo.png' });
+  if (legacy.requires_auth || !protectedMedia.requires_auth) throw new Error('protection did not apply as expected');
+  return { owner, legacy, legacyBytes, protectedMedia, protectedBytes };
 }
