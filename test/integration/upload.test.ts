@@ -87,24 +87,6 @@ describe('POST /v1/accounts/:account/media', () => {
     expect(body.content_type).toBe('video/mp4');
   });
 
-  it('stores application/octet-stream when no Content-Type is sent', async () => {
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(new URL(`/v1/accounts/${account.sid}/media?kind=fax`, svc.baseUrl), {
-        method: 'POST',
-        headers: { Authorization: account.basic, 'Content-Length': '3' },
-      });
-      req.on('response', (r) => {
-        let b = '';
-        r.on('data', (c) => (b += c));
-        r.on('end', () => resolve({ status: r.statusCode!, body: b }));
-      });
-      req.on('error', reject);
-      req.end('abc');
-    });
-    expect(res.status).toBe(201);
-    expect(JSON.parse(res.body).content_type).toBe('application/octet-stream');
-  });
-
   it('answers 413 over MEDIA_MAX_BYTES and stores nothing, with Content-Length or chunked', async () => {
     const fresh = await newAccount(svc.db);
     const declared = await upload(svc, fresh, randomBytes(MAX + 1));
