@@ -26,8 +26,16 @@ export const ERRORS = {
     description: 'Valid credentials that may not do this (another account, a key where the auth token is needed), or a state-changing request from a page of another origin.',
     example: 'these credentials belong to another account',
   },
-  not_found: { status: 404, description: 'No such thing in this account (never existed, deleted or expired).', example: 'no such media' },
-  method_not_allowed: { status: 405, description: 'The path exists, not with this method: `Allow` lists those it takes.', example: 'use one of GET, HEAD, DELETE' },
+  not_found: {
+    status: 404,
+    description: 'No such thing in this account (never existed, deleted or expired; a malformed id names nothing either), or no such path: any path this document does not name.',
+    example: 'no such media',
+  },
+  method_not_allowed: {
+    status: 405,
+    description: 'The path exists, not with this method (any path of this document, with a method it does not list): `Allow` lists those it takes.',
+    example: 'use one of GET, HEAD, DELETE',
+  },
   request_timeout: { status: 408, description: 'The body did not arrive in time (a JSON body within JSON_BODY_TIMEOUT_SECONDS; an upload must keep a minimum pace).', example: 'the request body was not received in time' },
   conflict: {
     status: 409,
@@ -43,7 +51,11 @@ export const ERRORS = {
     description: 'Too many failed authentications from this client address (or against this credential, for requests whose own credentials do not verify).',
     example: 'too many failed authentication attempts; retry later',
   },
-  request_header_fields_too_large: { status: 431, description: 'The request headers are over 16 KB.', example: 'Request Header Fields Too Large' },
+  request_header_fields_too_large: {
+    status: 431,
+    description: "The request's headers, its request line included (a long URL too), are over 16 KB: refused before it reaches a route, so without X-Request-Id; the connection closes.",
+    example: 'Request Header Fields Too Large',
+  },
   internal_error: { status: 500, description: 'A failure of the service itself; the log line with the same X-Request-Id says what.', example: 'Internal Server Error' },
   not_implemented: { status: 501, description: 'A method the service does not know.', example: 'Not Implemented' },
   service_unavailable: { status: 503, description: 'The database or the object store cannot be reached; retry later.', example: 'the database is unavailable' },

@@ -85,8 +85,16 @@ export const pagingQuery = {
   page_token: z.preprocess(absentIfEmpty, z.string().max(512).optional()),
 };
 
-/** What the reference says of pagingQuery, for a list of `things`. */
+/**
+ * What the reference says of pagingQuery, for a list of `things`. page_size is described
+ * by the number it becomes (an integer from 1 to PAGE_SIZE_MAX, its default), not by the
+ * digits it arrives as.
+ */
 export const pagingNotes = (things: string) => ({
-  page_size: { description: `${things} per page, 1 to ${PAGE_SIZE_MAX} (default ${PAGE_SIZE_DEFAULT})`, example: String(PAGE_SIZE_DEFAULT) },
-  page_token: { description: "the previous page's `next_page_token`" },
+  page_size: {
+    description: `${things} per page, 1 to ${PAGE_SIZE_MAX} (default ${PAGE_SIZE_DEFAULT}); empty counts as absent, anything else is 400`,
+    describes: 'value' as const,
+    example: PAGE_SIZE_DEFAULT,
+  },
+  page_token: { description: "the previous page's `next_page_token` (opaque; one the service did not write is 400); empty counts as absent" },
 });

@@ -35,6 +35,13 @@ export interface Answer {
 export interface ParameterNote {
   description: string;
   example?: unknown;
+  /**
+   * `value`: the reference describes the value the route reads, zod's output side
+   * (`page_size`: an integer from 1 to 1000, default 50), not the text it arrives as (the
+   * input side: a string of digits that zod converts). A query value is always text; an
+   * OpenAPI parameter's schema is of the value that text stands for.
+   */
+  describes?: 'value';
   /** added to the converted schema: what the handler checks after the zod schema */
   schema?: Json;
 }

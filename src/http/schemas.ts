@@ -26,6 +26,30 @@ function component<T extends z.ZodType>(schema: T, { id, ...meta }: ComponentMet
   return described;
 }
 
+// What the domain enforces on text, as JSON Schema patterns (ECMA-262, Unicode mode) for
+// the reference; the unit test of the document holds each to the domain's own check.
+// domain/printable.ts: names, labels and file names hold no control (Cc), format (Cf:
+// bidirectional overrides, zero-width characters) or line and paragraph separator
+// (Zl, Zp) characters once trimmed (String.prototype.trim: what `\s` matches).
+const UNPRINTABLE = String.raw`\p{Cc}\p{Cf}\p{Zl}\p{Zp}`;
+const TRIMMED_TEXT = String.raw`[^\s${UNPRINTABLE}](?:[^${UNPRINTABLE}]*[^\s${UNPRINTABLE}])?`;
+/** A name (of a key, an application): printable, not blank once trimmed (domain/accounts.ts validateName). */
+export const NAME_PATTERN = String.raw`^\s*${TRIMMED_TEXT}\s*$`;
+/** A share link's label: printable once trimmed; blank is no label (domain/share-links.ts). */
+export const LABEL_PATTERN = String.raw`^\s*(?:${TRIMMED_TEXT})?\s*$`;
+/** A file name: its last path segment, trimmed, is kept: printable, not blank, not `.` or `..` (domain/media.ts parseFilename). */
+export const FILENAME_PATTERN = String.raw`^(?:[\s\S]*[/\\])?(?!\s*\.\.?\s*$)\s*[^\s${UNPRINTABLE}/\\](?:[^${UNPRINTABLE}/\\]*[^\s${UNPRINTABLE}/\\])?\s*$`;
+/** Lengths are the domain's: UTF-16 code units, as JavaScript counts them; JSON Schema's maxLength counts characters. */
+const UTF16_NOTE = 'a character beyond U+FFFF, such as an emoji, counts as two';
+export const FILENAME_NOTE = `its last path segment (after a \`/\` or \`\\\`), trimmed, is kept: 1 to 255 characters (${UTF16_NOTE}), none of them a control, format or line-separator character, and not \`.\` or \`..\`; anything else is 400`;
+export const NAME_NOTE = `1 to 200 characters once trimmed (${UTF16_NOTE}), none of them a control, format or line-separator character; anything else is 400`;
+export const LABEL_NOTE = `at most 100 characters (${UTF16_NOTE}), none of them a control, format or line-separator character once trimmed; blank is no label`;
+// domain/media.ts parseContentType: a media type as RFC 9110 writes it, parameters
+// included, at most 255 characters once trimmed; blank is application/octet-stream.
+const MEDIA_TYPE_TOKEN = '[A-Za-z0-9!#$&^_.+-]+';
+export const CONTENT_TYPE_PATTERN = String.raw`^\s*(?:${MEDIA_TYPE_TOKEN}/${MEDIA_TYPE_TOKEN}(?:\s*;\s*${MEDIA_TYPE_TOKEN}=(?:"[^"\\\u0000-\u001f]*"|${MEDIA_TYPE_TOKEN}))*)?\s*$`;
+export const CONTENT_TYPE_NOTE = '`type/subtype`, parameters allowed, at most 255 characters; another value is 400';
+
 const SID_HEX = '[0-9a-f]{32}';
 const accountSid = z.string().regex(new RegExp(`^AC${SID_HEX}$`)).meta({ examples: ['AC0123456789abcdef0123456789abcdef'] });
 const mediaSid = z.string().regex(new RegExp(`^ME${SID_HEX}$`)).meta({ examples: ['ME0123456789abcdef0123456789abcdef'] });
@@ -33,6 +57,9 @@ const keySid = z.string().regex(new RegExp(`^SK${SID_HEX}$`)).meta({ examples: [
 const secret = z.string().regex(/^[0-9a-f]{32,}$/).meta({ description: 'shown once: only its hash is stored' });
 const timestamp = z.iso.datetime().meta({ examples: ['2026-11-28T09:30:00.000Z'] });
 const kind = z.enum(MEDIA_KINDS);
+/** As stored: trimmed (domain/accounts.ts validateName). */
+const name = z.string().min(1).max(200);
+const UUID_LOWER = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 // One error schema per status, from the error table: an answer with another status's
 // code (or the wrong status in the body) fails the tests' response check.
@@ -58,10 +85,10 @@ export const media = component(
     sid: mediaSid,
     account_sid: accountSid,
     kind,
-    content_type: z.string().meta({ description: 'as sent with the upload; the media URL serves it back' }),
-    size_bytes: z.int().nonnegative(),
+    content_type: z.string().min(1).max(255).meta({ description: 'as sent with the upload; the media URL serves it back' }),
+    size_bytes: z.int().min(1).meta({ description: 'never 0: an empty upload is refused' }),
     sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable().meta({ description: 'hex; null for a direct upload completed without one: the service never saw its bytes' }),
-    filename: z.string().nullable(),
+    filename: z.string().min(1).max(255).nullable(),
     created_at: timestamp,
     requires_auth: z.boolean().meta({
       description: "whether the media URL needs credentials: its kind's protection when it was created, or protect-existing since",
@@ -102,9 +129,9 @@ export const mediaUrlAnswer = component(
     url: z.url().meta({ description: 'the signed URL the 302 would have named' }),
     method: z.enum(['GET', 'HEAD']).meta({ description: 'the method the URL is signed for (a HEAD asks for a HEAD URL)' }),
     expires_at: timestamp.meta({ description: 'when the signed URL stops working' }),
-    content_type: z.string(),
-    size_bytes: z.int().nonnegative(),
-    filename: z.string().nullable(),
+    content_type: z.string().min(1).max(255),
+    size_bytes: z.int().min(1),
+    filename: z.string().min(1).max(255).nullable(),
   }),
   {
     id: 'MediaUrlAnswer',
@@ -147,17 +174,17 @@ export const protectExistingResult = component(z.strictObject({ protected: z.int
 
 export const retention = component(
   z.strictObject({
-    days: z.int().min(1).nullable().meta({ description: 'null: media is kept until deleted; else it expires this many days after its creation' }),
+    days: z.int().min(1).max(36_500).nullable().meta({ description: 'null: media is kept until deleted; else it expires this many days after its creation' }),
   }),
   { id: 'Retention', examples: [{ days: 90 }, { days: null }] },
 );
 
-export const apiKey = component(z.strictObject({ sid: keySid, name: z.string(), created_at: timestamp }), {
+export const apiKey = component(z.strictObject({ sid: keySid, name, created_at: timestamp }), {
   id: 'ApiKey',
   description: 'An API key, without its secret.',
 });
 
-export const apiKeyCreated = component(z.strictObject({ sid: keySid, name: z.string(), secret, created_at: timestamp }), {
+export const apiKeyCreated = component(z.strictObject({ sid: keySid, name, secret, created_at: timestamp }), {
   id: 'ApiKeyCreated',
   description: 'A new API key with its secret, shown this once. Use `SK…:secret` as Basic credentials.',
   examples: [
@@ -178,7 +205,7 @@ export const application = component(
   z.strictObject({
     application_id: z.uuid(),
     account_sid: accountSid,
-    name: z.string(),
+    name,
     algorithm: z.enum(['RS256', 'EdDSA']).meta({ description: "what the application's JWTs are signed with, from its key's type" }),
     public_key: z.string().meta({ description: 'PEM (SPKI)' }),
     created_at: timestamp,
@@ -239,13 +266,13 @@ const shareLinkFields = {
   sid: shareLinkSid,
   media_sid: mediaSid,
   expires_at: timestamp,
-  max_uses: z.int().min(1).nullable().meta({ description: 'null: unlimited' }),
+  max_uses: z.int().min(1).max(1_000_000).nullable().meta({ description: 'null: unlimited' }),
   uses: z.int().nonnegative().meta({ description: 'GETs answered with a redirect or the bytes (unlimited links: written within seconds)' }),
   last_used_at: timestamp.nullable(),
   disposition: z.enum(['inline', 'attachment']),
-  label: z.string().nullable(),
+  label: z.string().min(1).max(100).nullable(),
   created_at: timestamp,
-  created_by: z.string().meta({ description: "the credential that created it: the account sid (auth token), a key sid or an application id; the link dies with that key or application" }),
+  created_by: z.string().regex(new RegExp(`^(AC${SID_HEX}|SK${SID_HEX}|${UUID_LOWER})$`)).meta({ description: "the credential that created it: the account sid (auth token), a key sid or an application id; the link dies with that key or application" }),
 };
 
 export const shareLink = component(z.strictObject(shareLinkFields), {
@@ -307,7 +334,7 @@ export const uploadStarted = component(
 export const consoleSession = component(
   z.strictObject({
     account_sid: accountSid,
-    csrf_token: z.string().meta({ description: "send it as `X-CSRF-Token` with every call the console's page makes" }),
+    csrf_token: z.string().regex(/^[A-Za-z0-9_-]{32}$/).meta({ description: "send it as `X-CSRF-Token` with every call the console's page makes" }),
     expires_at: timestamp,
   }),
   { id: 'ConsoleSession', description: 'A console session (its id is only in the HttpOnly cookie).' },

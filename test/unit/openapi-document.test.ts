@@ -4,7 +4,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { API_TYPES_FILE, apiTypesText } from '../../scripts/openapi-types.js';
 import { parseConfig } from '../../src/config.js';
+import { validateName } from '../../src/domain/accounts.js';
+import { parseContentType, parseFilename } from '../../src/domain/media.js';
+import { isDisplaySafe } from '../../src/domain/printable.js';
 import { buildOpenApiDocument, referenceDocumentText } from '../../src/http/openapi.js';
+import { CONTENT_TYPE_PATTERN, FILENAME_PATTERN, LABEL_PATTERN, NAME_PATTERN } from '../../src/http/schemas.js';
 import { ContractChecker } from '../support/contract.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -71,6 +75,66 @@ describe('docs/openapi.json', () => {
       required: ['days'],
       additionalProperties: false,
     });
+  });
+});
+
+describe('what the document says the service enforces', () => {
+  const parameter = (p: string, method: string, name: string) =>
+    ((document.paths[p]![method]!.parameters as { name?: string; schema?: unknown }[]).find((q) => q.name === name) ?? {}).schema;
+
+  it("carries package.json's version", async () => {
+    const { version } = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect((document.info as { version: string }).version).toBe(version);
+  });
+
+  it('describes page_size and expires_in by the numbers they become, not the digits they arrive as', () => {
+    const lists = operations().filter(({ op }) => ((op.parameters as { name?: string }[] | undefined) ?? []).some((q) => q.name === 'page_size'));
+    expect(lists.map(({ op }) => op.operationId).sort()).toEqual(['listApiKeys', 'listApplications', 'listEvents', 'listMedia', 'listMediaShareLinks', 'listShareLinks']);
+    for (const { path: p, method } of lists) {
+      expect(parameter(p, method, 'page_size'), `${method} ${p}`).toEqual({ type: 'integer', minimum: 1, maximum: 1000, default: 50 });
+    }
+    expect(parameter('/v1/accounts/{AccountSid}/media/{MediaSid}', 'get', 'expires_in')).toEqual({ type: 'integer', minimum: 60, maximum: 14400 });
+  });
+
+  it('declares 431 on every operation, without the X-Request-Id a request refused before the app never gets', () => {
+    for (const { path: p, method, op } of operations()) {
+      expect((op.responses as Record<string, unknown>)['431'], `${method} ${p}`).toEqual({ $ref: '#/components/responses/Error431' });
+    }
+    const error431 = (document.components.responses as Record<string, { headers: Record<string, unknown> }>).Error431!;
+    expect(Object.keys(error431.headers)).toEqual(['X-Content-Type-Options']);
+  });
+
+  // Each pattern against the domain's own check, on the same strings (within the length
+  // limits, which JSON Schema counts in characters and the domain in UTF-16 code units).
+  const samples = [
+    'a.jpg', '  a.jpg\t', 'a b', 'é', '😀', '', ' ', '\t', '.', '..', ' .. ', '...', 'a/b.jpg', 'dir\\x.png', 'a/', 'a/ ', 'a/..', '/',
+    'a\u0000/b.jpg', 'x\u202Ey', 'na\tme', '\tname\n', 'a\u2028', '\u2028a', '\uFEFFa', 'a\u200Bb', 'a\u00A0', '\u0085a', 'x'.repeat(200),
+  ];
+  const matches = (pattern: string, value: string) => new RegExp(pattern, 'u').test(value);
+  const accepts = (check: () => unknown) => {
+    try {
+      check();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('says of names, labels and file names exactly what the domain checks', () => {
+    for (const value of samples) {
+      expect(matches(NAME_PATTERN, value), `name ${JSON.stringify(value)}`).toBe(accepts(() => validateName(value)));
+      const label = value.trim();
+      expect(matches(LABEL_PATTERN, value), `label ${JSON.stringify(value)}`).toBe(label === '' || isDisplaySafe(label));
+      expect(matches(FILENAME_PATTERN, value), `filename ${JSON.stringify(value)}`).toBe(accepts(() => parseFilename(value)));
+    }
+  });
+
+  it('says of content types exactly what the domain checks', () => {
+    const types = ['image/jpeg', ' image/png ', 'text/plain; charset=utf-8', 'text/plain;charset="a b"', 'a/b;c=""', 'a/b;c="\u0001"', 'a/b;c="\\"',
+      'text', '/', 'a/', 'a/b c', 'a/b;', 'a/b; c', 'a/b; c=d e', 'vnd.x+json/y.z-1', 'a/b;c=d;e="f"', ' ', 'é/b'];
+    for (const value of types) {
+      expect(matches(CONTENT_TYPE_PATTERN, value), JSON.stringify(value)).toBe(accepts(() => parseContentType(value)));
+    }
   });
 });
 

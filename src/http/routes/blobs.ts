@@ -51,7 +51,7 @@ export const blobRoutes = (): Route<BlobDeps>[] => [
         { name: 'kid', in: 'query', required: true, description: 'the signing key', schema: { type: 'string' } },
         { name: 'ct', in: 'query', required: true, description: 'the Content-Type served', schema: { type: 'string' } },
         { name: 'cd', in: 'query', required: false, description: 'the Content-Disposition served', schema: { type: 'string' } },
-        { name: 'sig', in: 'query', required: true, description: 'Ed25519 signature, base64url', schema: { type: 'string' } },
+        { name: 'sig', in: 'query', required: true, description: 'Ed25519 signature, base64url', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' } },
         { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
         { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
       ],
@@ -59,7 +59,8 @@ export const blobRoutes = (): Route<BlobDeps>[] => [
         ...blobAnswers(method),
         403: { description: 'The URL is not a valid signed URL, its signature is wrong, or it has expired.', schema: 'Error403' },
       },
-      errors: ['not_found', 'range_not_satisfiable'],
+      // 503: the local disk failed to read (EIO, EACCES: storage/local.ts).
+      errors: ['not_found', 'range_not_satisfiable', 'service_unavailable'],
       async handle(ctx, { params }, deps: BlobDeps) {
         ctx.set('Cache-Control', 'private, no-transform');
         const blob = await openBlob(deps.localStore, {
@@ -87,9 +88,9 @@ export const blobRoutes = (): Route<BlobDeps>[] => [
       { name: 'exp', in: 'query', required: true, description: 'expiry, seconds since the epoch', schema: { type: 'string', pattern: '^\\d{1,12}$' } },
       { name: 'kid', in: 'query', required: true, description: 'the signing key', schema: { type: 'string' } },
       { name: 'ct', in: 'query', required: true, description: 'the Content-Type the PUT must carry', schema: { type: 'string' } },
-      { name: 'len', in: 'query', required: true, description: 'the Content-Length the PUT must carry', schema: { type: 'string', pattern: '^\\d+$' } },
-      { name: 'sha', in: 'query', required: false, description: 'the sha256 the bytes must have, hex', schema: { type: 'string' } },
-      { name: 'sig', in: 'query', required: true, description: 'Ed25519 signature, base64url', schema: { type: 'string' } },
+      { name: 'len', in: 'query', required: true, description: 'the Content-Length the PUT must carry', schema: { type: 'string', pattern: '^[1-9]\\d{0,15}$' } },
+      { name: 'sha', in: 'query', required: false, description: 'the sha256 the bytes must have, hex', schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+      { name: 'sig', in: 'query', required: true, description: 'Ed25519 signature, base64url', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{86}$' } },
     ],
     body: { other: { required: true, description: 'The bytes, exactly as declared.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } } },
     answers: {

@@ -4,11 +4,21 @@ import { createApplication, deleteApplication, getApplications, type Application
 import { createSecondaryToken, deleteSecondary, promoteSecondary } from '../../domain/auth-tokens.js';
 import { pagingNotes, pagingQuery } from '../input.js';
 import { route } from '../route.js';
+import { NAME_NOTE, NAME_PATTERN } from '../schemas.js';
 import type { ApiDeps } from './api-deps.js';
 
 const listQuery = z.object(pagingQuery);
-const nameBody = z.strictObject({ name: z.string().min(1).max(200) });
-const applicationBody = z.strictObject({ name: z.string().min(1).max(200), public_key: z.string().min(1).max(16_384) });
+// The pattern is the reference's account of what createApiKey and createApplication check (validateName).
+const name = z.string().min(1).max(200).meta({ description: `for people: ${NAME_NOTE}`, pattern: NAME_PATTERN });
+const nameBody = z.strictObject({ name });
+const applicationBody = z.strictObject({
+  name,
+  public_key: z
+    .string()
+    .min(1)
+    .max(16_384)
+    .meta({ description: 'PEM (SPKI, `-----BEGIN PUBLIC KEY-----`): RSA of at least 2048 bits, or Ed25519; anything else is 400' }),
+});
 
 /** The schema `Application` of schemas.ts. */
 const applicationJson = (a: Application) => ({

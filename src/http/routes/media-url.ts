@@ -61,7 +61,12 @@ export const mediaUrlRoutes = (limits: { mediaUrlTtlSeconds: number }): Route<Me
       queryNotes: {
         disposition: { description: '`attachment`: the signed URL (or the proxied answer) serves `Content-Disposition: attachment; filename="…"`.', example: 'attachment' },
         redirect: { description: '`false`: answer 200 with the signed URL as JSON instead of a 302 (whatever the `Accept` header says).', example: 'false' },
-        expires_in: { description: `Seconds the signed URL lives, 60 to ${limits.mediaUrlTtlSeconds} (MEDIA_URL_TTL_SECONDS, the default).`, example: '300' },
+        expires_in: {
+          description: `Seconds the signed URL lives, a whole number from 60 to ${limits.mediaUrlTtlSeconds} (MEDIA_URL_TTL_SECONDS, the default); anything else is 400.`,
+          describes: 'value',
+          schema: { type: 'integer' },
+          example: 300,
+        },
       },
       parameters: [
         { name: 'Range', in: 'header', required: false, description: 'MEDIA_DELIVERY=proxy: one `bytes=` range.', schema: { type: 'string' }, example: 'bytes=0-1023' },
@@ -91,7 +96,11 @@ export const mediaUrlRoutes = (limits: { mediaUrlTtlSeconds: number }): Route<Me
           headers: { 'Cache-Control': 'Cache-Control-Private', 'Content-Range': 'Content-Range', ETag: 'ETag', 'Accept-Ranges': 'Accept-Ranges' },
         },
         302: {
-          description: `The default answer: \`Location\` is a presigned URL of the object store (S3, CloudFront or the local store's \`/v1/blobs/…\`), valid for \`expires_in\` or MEDIA_URL_TTL_SECONDS, signed for ${method} (a URL signed for GET refuses a HEAD), serving the bytes with the stored Content-Type.`,
+          description:
+            `The default answer: \`Location\` is a presigned URL of the object store (S3, CloudFront or the local store's \`/v1/blobs/…\`), valid for \`expires_in\` or MEDIA_URL_TTL_SECONDS, serving the bytes with the stored Content-Type. ` +
+            (method === 'HEAD'
+              ? "It is signed for HEAD, so that a client following the redirect gets the headers: S3's URLs signed for GET refuse a HEAD. (CloudFront's signatures do not cover the method.)"
+              : "It is signed for GET: S3's serve only GET, the local store's serve HEAD too. (CloudFront's signatures do not cover the method.)"),
           headers: { Location: 'Location', 'Cache-Control': 'Cache-Control-Private' },
         },
         304: {

@@ -8,6 +8,7 @@ import { principalOf } from '../auth.js';
 import { absentIfEmpty, pagingNotes, pagingQuery } from '../input.js';
 import { route } from '../route.js';
 import { UnsupportedMediaType } from '../errors.js';
+import { CONTENT_TYPE_NOTE, FILENAME_NOTE, FILENAME_PATTERN } from '../schemas.js';
 import { readFilePart } from '../multipart.js';
 import { watchUploadPace } from '../upload-pace.js';
 import type { ApiDeps } from './api-deps.js';
@@ -98,13 +99,21 @@ export const mediaRoutes = (limits: { mediaMaxBytes: number }) => [
     query: uploadQuery,
     queryNotes: {
       kind: { description: `the media's kind: ${MEDIA_KINDS.join(', ')}`, schema: { enum: [...MEDIA_KINDS] }, example: 'message' },
-      filename: { description: 'a display name (its last path segment is kept)', example: 'a.jpg' },
-      application_id: { description: "bind the media to this application of the account: its JWTs (and the account's token and keys) reach it, other applications' do not" },
+      filename: {
+        description: `a display name, instead of the form's file name: ${FILENAME_NOTE}`,
+        schema: { maxLength: 255, pattern: FILENAME_PATTERN },
+        example: 'a.jpg',
+      },
+      application_id: {
+        description:
+          "bind the media to this application of the account: its JWTs (and the account's token and keys) reach it, other applications' do not. " +
+          'An id that names no application of the account: 400 `application_id names no application of this account`; a JWT naming another application than its own: 403.',
+      },
     },
     body: {
       other: {
         required: true,
-        description: "The bytes, with the media's own Content-Type; or a form with one file part.",
+        description: `The bytes, with the media's own Content-Type (${CONTENT_TYPE_NOTE}); or a form with one file part. At most MEDIA_MAX_BYTES (${limits.mediaMaxBytes} bytes): 413 beyond, nothing stored.`,
         content: {
           'multipart/form-data': {
             schema: { type: 'object', properties: { file: { type: 'string', format: 'binary', description: 'the media (any field name; exactly one file part)' } }, required: ['file'] },

@@ -6,7 +6,9 @@ import type { ApiDeps } from './api-deps.js';
 
 const protectionPatch = z
   .strictObject(Object.fromEntries(MEDIA_KINDS.map((k) => [k, z.boolean().optional()])) as Record<(typeof MEDIA_KINDS)[number], z.ZodOptional<z.ZodBoolean>>)
-  .refine((b) => Object.keys(b).length > 0, `name at least one of ${MEDIA_KINDS.join(', ')}`);
+  .refine((b) => Object.keys(b).length > 0, `name at least one of ${MEDIA_KINDS.join(', ')}`)
+  // What the refinement checks, for the reference (z.toJSONSchema cannot see into it).
+  .meta({ minProperties: 1 });
 
 const protectExistingBody = z.strictObject({ kind: z.enum(MEDIA_KINDS) });
 

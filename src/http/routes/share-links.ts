@@ -3,6 +3,7 @@ import { createShareLink, deleteShareLink, listShareLinks, type ShareLink } from
 import { principalOf } from '../auth.js';
 import { pagingNotes, pagingQuery } from '../input.js';
 import { route } from '../route.js';
+import { LABEL_NOTE, LABEL_PATTERN } from '../schemas.js';
 import type { ApiDeps } from './api-deps.js';
 
 /** The schema `ShareLink` of schemas.ts (with `url` only when it is created: the token is stored as a digest). */
@@ -33,7 +34,7 @@ export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlT
     }),
     max_uses: z.int().min(1).max(1_000_000).optional().meta({ description: 'GETs answered with a redirect or the bytes before the link dies; default unlimited (a media player needs several)' }),
     disposition: z.enum(['inline', 'attachment']).optional().meta({ description: 'how the media is served; default inline (active types are always attachments)' }),
-    label: z.string().max(100).optional().meta({ description: 'for people: what the link is for' }),
+    label: z.string().max(100).optional().meta({ description: `for people, what the link is for: ${LABEL_NOTE}`, pattern: LABEL_PATTERN }),
   });
   return [
     route({

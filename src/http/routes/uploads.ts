@@ -3,6 +3,7 @@ import { completeUpload, startUpload } from '../../domain/uploads.js';
 import { MEDIA_KINDS } from '../../domain/media-kinds.js';
 import { principalOf } from '../auth.js';
 import { route } from '../route.js';
+import { CONTENT_TYPE_NOTE, CONTENT_TYPE_PATTERN, FILENAME_NOTE, FILENAME_PATTERN } from '../schemas.js';
 import type { ApiDeps } from './api-deps.js';
 import { mediaJson, mediaUrlOf } from './media.js';
 
@@ -10,11 +11,21 @@ import { mediaJson, mediaUrlOf } from './media.js';
 export const uploadRoutes = (limits: { mediaMaxBytes: number; uploadUrlTtlSeconds: number }) => {
   const startBody = z.strictObject({
     kind: z.enum(MEDIA_KINDS),
-    content_type: z.string().min(1).max(255).meta({ description: 'the media type the store will serve it with' }),
+    content_type: z
+      .string()
+      .min(1)
+      .max(255)
+      .meta({ description: `the media type the store will serve it with: ${CONTENT_TYPE_NOTE} (blank: application/octet-stream)`, pattern: CONTENT_TYPE_PATTERN }),
     size_bytes: z.int().min(1).max(limits.mediaMaxBytes).meta({ description: `exactly the bytes the PUT will carry, up to MEDIA_MAX_BYTES (${limits.mediaMaxBytes})` }),
-    filename: z.string().max(255).optional(),
+    filename: z.string().max(255).optional().meta({ description: `a display name: ${FILENAME_NOTE}`, pattern: FILENAME_PATTERN }),
     sha256: z.string().regex(/^[0-9a-fA-F]{64}$/).optional().meta({ description: 'hex: checked on completion (S3 also refuses other bytes on the PUT)' }),
-    application_id: z.uuid().optional(),
+    application_id: z
+      .uuid()
+      .optional()
+      .meta({
+        description:
+          'bind the media to this application of the account (as `?application_id=` of an upload): one that names no application of the account is 400 `application_id names no application of this account`; a JWT naming another application than its own is 403',
+      }),
   });
   return [
     route({
