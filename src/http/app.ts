@@ -60,6 +60,7 @@ export interface AppDeps {
   invalidate: LocalInvalidation;
 }
 
+const NO_PARAMS: Record<string, string> = Object.freeze({});
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /**
@@ -142,7 +143,7 @@ export function createApp(deps: AppDeps): Koa {
   const logRequest = accessLog(deps.log, deps.metrics, config.logAccess);
   const errorDeps = { log: deps.log, metrics: deps.metrics };
 
-  const finish = (ctx: Context, area: Area | undefined, route: string, started: bigint) => {
+  const finish = (ctx: Context, area: Area | undefined, entry: TableEntry<Area> | undefined, params: Record<string, string>, started: bigint) => {
     area?.leave(ctx);
     // Whatever the answer, a body left unread (a refused upload, a 405 to a POST, a body
     // dripped byte by byte) must not keep the connection: Node would otherwise read and
@@ -150,7 +151,7 @@ export function createApp(deps: AppDeps): Koa {
     // a body is not `complete` yet when answered at once (the parser marks it so right
     // after the 'request' event): it keeps its connection.
     if (!ctx.req.complete && hasBody(ctx.req)) ctx.set('Connection', 'close');
-    logRequest(ctx, route, started, area?.redactsPath);
+    logRequest(ctx, entry, params, started, area?.redactsPath);
   };
 
   const fail = (ctx: Context, area: Area | undefined, err: unknown) => answerError(ctx, err, errorDeps, area?.challenge(ctx));
@@ -181,24 +182,24 @@ export function createApp(deps: AppDeps): Koa {
       const { entry, params } = found;
       try {
         if (entry.area.enter(ctx, [])) {
-          finish(ctx, entry.area, entry.label, started);
+          finish(ctx, entry.area, entry, params, started);
           return undefined;
         }
         // The hot path: answered from memory without a promise, or not at all.
         if (entry.route.fromMemory?.(ctx, params, entry.area.deps)) {
-          finish(ctx, entry.area, entry.label, started);
+          finish(ctx, entry.area, entry, params, started);
           return undefined;
         }
       } catch (err) {
         fail(ctx, entry.area, err);
-        finish(ctx, entry.area, entry.label, started);
+        finish(ctx, entry.area, entry, params, started);
         return undefined;
       }
       return runRoute(ctx, entry, params).then(
-        () => finish(ctx, entry.area, entry.label, started),
+        () => finish(ctx, entry.area, entry, params, started),
         (err: unknown) => {
           fail(ctx, entry.area, err);
-          finish(ctx, entry.area, entry.label, started);
+          finish(ctx, entry.area, entry, params, started);
         },
       );
     }
@@ -214,7 +215,7 @@ export function createApp(deps: AppDeps): Koa {
     } catch (err) {
       fail(ctx, area, err);
     }
-    finish(ctx, area, 'unmatched', started);
+    finish(ctx, area, undefined, NO_PARAMS, started);
     return undefined;
   });
   return app;

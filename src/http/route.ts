@@ -92,8 +92,10 @@ export const paramName = (name: string) => name[0]!.toLowerCase() + name.slice(1
 export interface TableEntry<A> {
   route: Route<unknown, z.ZodType, z.ZodType>;
   area: A;
-  /** the path as metrics and the access log name it: `/v1/accounts/:accountSid/media/:mediaSid` */
+  /** the path as metrics name it: `/v1/accounts/:accountSid/media/:mediaSid` */
   label: string;
+  /** the route's operation, as the access log names it */
+  operationId: string;
   /** the path's parameters, or false */
   match(path: string): Record<string, string> | false;
   isStatic: boolean;
@@ -132,6 +134,7 @@ export class RouteTable<A> {
         route: r as unknown as Route<unknown, z.ZodType, z.ZodType>,
         area,
         label: koaPath,
+        operationId: r.operationId,
         isStatic,
         match: (path) => {
           const m = matcher(path);

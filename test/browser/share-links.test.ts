@@ -269,8 +269,8 @@ describe.skipIf(missing !== undefined)(missing ? `share links in a browser (skip
     /** The service's access lines for the local store's blob URL of a media. */
     const blobAnswers = (mediaSid: string) =>
       svc.logLines
-        .map((l) => JSON.parse(l) as { method?: string; path?: string; status?: number })
-        .filter((l) => l.path === `/v1/blobs/${owner.sid}/${mediaSid}`);
+        .map((l) => JSON.parse(l) as { route?: string; media?: string; status?: number })
+        .filter((l) => l.media === mediaSid && (l.route === 'getBlob' || l.route === 'headBlob'));
 
     it('plays a shared WAV in an <audio> element', async () => {
       const { media, link } = await shared(AUDIO, 'audio/wav', 'tone.wav');
@@ -302,7 +302,7 @@ describe.skipIf(missing !== undefined)(missing ? `share links in a browser (skip
       if (!storeOrigin) {
         // The service's own access lines say the same: its blob URL answered 206 to the
         // start and to the jump to the index, at least.
-        const partial = blobAnswers(media.sid).filter((l) => l.method === 'GET' && l.status === 206);
+        const partial = blobAnswers(media.sid).filter((l) => l.route === 'getBlob' && l.status === 206);
         expect(partial.length).toBeGreaterThanOrEqual(2);
       }
       expect(problems).toEqual([]);

@@ -43,16 +43,19 @@ async function serveOnScratchDb(env: Record<string, string> = {}): Promise<{ url
   return { url, db, serve };
 }
 
-/** The pids that wrote request lines (those `matches` accepts) to the service's stdout. */
-function requestPids(serve: ServeProcess, matches: (line: { path?: string; status?: number }) => boolean = () => true): Set<number> {
+/**
+ * The processes that wrote request lines (those `matches` accepts) to the service's
+ * stdout: a request id the service made up starts with its process's own prefix.
+ */
+function requestPids(serve: ServeProcess, matches: (line: { route?: string; status?: number }) => boolean = () => true): Set<string> {
   return new Set(
     serve
       .stdout()
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { msg: string; pid: number; path?: string; status?: number })
+      .map((l) => JSON.parse(l) as { msg: string; request_id: string; route?: string; status?: number })
       .filter((l) => l.msg === 'request' && matches(l))
-      .map((l) => l.pid),
+      .map((l) => l.request_id.split('-')[0]!),
   );
 }
 
@@ -127,7 +130,7 @@ describe('SHUTDOWN_DELAY_SECONDS', () => {
     }
     serve.child.kill('SIGINT');
     expect(await serve.exited).toBe(0);
-    expect(requestPids(serve, (l) => l.path === '/readyz' && l.status === 503).size).toBe(2);
+    expect(requestPids(serve, (l) => l.route === 'getReadiness' && l.status === 503).size).toBe(2);
   }, 60_000);
 });
 

@@ -85,8 +85,8 @@ async function ask(url: string, authorization: string | undefined): Promise<{ st
   const res = await getMediaUrl(url, { headers: { 'X-Request-Id': requestId, ...(authorization === undefined ? {} : { Authorization: authorization }) } });
   await res.arrayBuffer();
   const line = await svc.logLine((l) => l.request_id === requestId);
-  expect(line).toMatchObject({ event: 'media_access', status: res.status });
-  return { status: res.status, line };
+  expect(line).toMatchObject({ route: 'getMediaUrl', status: res.status });
+  return { status: res.status, line: { ...line, answered_from: line.cached === true ? 'memory' : 'full' } };
 }
 
 describe('the media URL asked twice in a row', () => {

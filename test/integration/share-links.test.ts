@@ -140,7 +140,7 @@ describe('GET /s/{token}', () => {
     const link = await share(local, owner, m.sid);
     for (let i = 0; i < 3; i++) expect((await use(link.url!)).status).toBe(302);
     const lines = local.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.share_link === link.sid);
-    expect(lines.map((l) => l.answered_from)).toEqual(['full', 'memory', 'memory']);
+    expect(lines.map((l) => l.cached ?? false)).toEqual([false, true, true]);
     scheduler.advance(2000); // the batch of uses is written
     await until(async () => {
       const listed = (await (await accountApi(local, owner, `/media/${m.sid}/share-links`)).json()) as { share_links: ShareLinkJson[] };
@@ -280,7 +280,10 @@ describe('audit', () => {
     expect(events.events[1]!.detail).toMatchObject({ share_link_sid: link.sid, media_sid: m.sid });
     expect(JSON.stringify(events)).not.toContain(token);
     const used = await audited.logLine((l) => l.share_link === link.sid);
-    expect(used).toMatchObject({ path: '/s/:token', event: 'share_link_use', outcome: 'redirect', media_sid: m.sid });
+    expect(used).toMatchObject({ route: 'getSharedMedia', outcome: 'redirect', account: owner.sid, media: m.sid });
+    // A wrong method on a link's path is logged without the path (which holds the token).
+    expect((await fetch(link.url!, { method: 'POST' })).status).toBe(405);
+    expect(await audited.logLine((l) => l.status === 405 && l.route === 'unmatched')).toMatchObject({ path: '(not logged)' });
     expect(audited.logLines.join('')).not.toContain(token);
   });
 });

@@ -177,7 +177,7 @@ function longestRequestMillis(serve: ServeProcess): number {
   let longest = 0;
   for (const line of serve.stdout().split('\n')) {
     if (!line.includes('"msg":"request"')) continue;
-    longest = Math.max(longest, (JSON.parse(line) as { duration_ms: number }).duration_ms);
+    longest = Math.max(longest, (JSON.parse(line) as { ms: number }).ms);
   }
   return longest;
 }

@@ -112,13 +112,13 @@ export const sharedRoutes = (limits: { shareUrlTtlSeconds: number }): Route<Shar
 function record(ctx: Context, deps: SharedDeps, live: LiveShareLink | undefined, outcome: string, answeredFrom: 'memory' | 'full'): void {
   deps.metrics.shareLinkUses.inc({ outcome });
   ctx.state.logFields = {
-    event: 'share_link_use',
     share_link: live?.link.sid,
-    account_sid: live?.link.accountSid,
-    media_sid: live?.media.sid,
+    account: live?.link.accountSid,
+    media: live?.media.sid,
     outcome,
-    answered_from: answeredFrom,
+    cached: answeredFrom === 'memory' || undefined,
   };
+
 }
 
 function redirect(ctx: Context, url: string): void {
