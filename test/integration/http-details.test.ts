@@ -29,7 +29,7 @@ describe('HTTP details', () => {
   it('counts an upload the client cut short as its error (400), never as a 503', async () => {
     const a = await newAccount(svc.db);
     const path = `/v1/accounts/${a.sid}/media`;
-    const logged = svc.logLine((l) => l.path === path);
+    const logged = svc.logLine((l) => l.route === 'uploadMedia' && l.account === a.sid);
     // Expect: 100-continue tells when the service is reading the body: then the client leaves.
     const req = request(`${svc.baseUrl}${path}?kind=message`, {
       method: 'POST',

@@ -219,7 +219,7 @@ describe.skipIf(NGINX === undefined)('a fleet of three behind nginx', () => {
       // As docs/operations.md says: the next instance goes only once nginx sends traffic
       // to this one again (it keeps a refusing instance aside for fail_timeout).
       const back = await startInstance(i);
-      await until(() => back.stdout().includes(`"path":"${new URL(mediaUrl).pathname}"`));
+      await until(() => back.stdout().includes(`"route":"getMediaUrl","account":"${account.sid}"`));
     }
     const outcome = await load.stop();
     const errors = await readFile(path.join(work, 'nginx/error.log'), 'utf8').catch(() => '');
