@@ -11,6 +11,7 @@ import { AccountDeletionIncomplete, createAccount, deleteAccount, listAccounts }
 import { StoreUnavailable } from '../../src/storage/errors.js';
 import type { Store } from '../../src/storage/store.js';
 import { BIN, createScratchDatabase, runCli } from '../support/cli.js';
+import { sharedStoresEnv } from '../support/process.js';
 import { accountApi, bearerFor, createApiKey, registerApplication } from '../support/credentials.js';
 import {
   accountWithMedia,
@@ -26,15 +27,6 @@ import {
 
 const svc = serviceForFile();
 
-/** The CLI's environment for the shared PostgreSQL and S3 server (the service's own). */
-const s3Env = () => ({
-  DATABASE_URL: inject('databaseUrl'),
-  S3_BUCKET: inject('s3Bucket'),
-  S3_ENDPOINT: inject('s3Endpoint'),
-  S3_FORCE_PATH_STYLE: '1',
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-});
 
 // Every table that holds rows of an account.
 const ACCOUNT_TABLES = ['auth_tokens', 'media_protection', 'media', 'api_keys', 'applications', 'account_events', 'console_sessions', 'share_links', 'uploads'];
@@ -105,7 +97,7 @@ describe('mediagate accounts delete', () => {
     const before = await rowsOf(svc.db, owner.sid);
     expect(before).toMatchObject({ accounts: 1, auth_tokens: 1, api_keys: 1, applications: 1, share_links: 1, console_sessions: 1, media: 2, uploads: 1 });
 
-    const res = await runCli(['accounts', 'delete', owner.sid, '--yes'], s3Env());
+    const res = await runCli(['accounts', 'delete', owner.sid, '--yes'], sharedStoresEnv());
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({
@@ -138,7 +130,7 @@ describe('mediagate accounts delete', () => {
     await createApiKey(svc, owner);
     const before = await rowsOf(svc.db, owner.sid);
 
-    const res = await runCli(['accounts', 'delete', owner.sid], s3Env());
+    const res = await runCli(['accounts', 'delete', owner.sid], sharedStoresEnv());
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
     expect(res.stderr).toBe(
@@ -153,12 +145,12 @@ describe('mediagate accounts delete', () => {
   it('answers an unknown account with one line and exit 1, a malformed SID with exit 2', async () => {
     const unknown = `AC${'0'.repeat(32)}`;
     for (const args of [[unknown, '--yes'], [unknown]]) {
-      const res = await runCli(['accounts', 'delete', ...args], s3Env());
+      const res = await runCli(['accounts', 'delete', ...args], sharedStoresEnv());
       expect(res.code).toBe(1);
       expect(res.stdout).toBe('');
       expect(res.stderr).toBe(`mediagate accounts delete: no such account ${unknown}\n`);
     }
-    const malformed = await runCli(['accounts', 'delete', 'AC123', '--yes'], s3Env());
+    const malformed = await runCli(['accounts', 'delete', 'AC123', '--yes'], sharedStoresEnv());
     expect(malformed.code).toBe(2);
     expect(malformed.stderr.split('\n')[0]).toBe('mediagate accounts delete: "AC123" is not an account SID (AC and 32 lowercase hex digits)');
   });
@@ -168,7 +160,7 @@ describe('mediagate accounts delete', () => {
     const objectKeys = [`${owner.sid}/${legacy.sid}`, `${owner.sid}/${protectedMedia.sid}`];
     const deadStore = `http://127.0.0.1:${await findFreePort()}`;
 
-    const failed = await runCli(['accounts', 'delete', owner.sid, '--yes'], { ...s3Env(), S3_ENDPOINT: deadStore });
+    const failed = await runCli(['accounts', 'delete', owner.sid, '--yes'], { ...sharedStoresEnv(), S3_ENDPOINT: deadStore });
     expect(failed.code).toBe(1);
     expect(failed.stdout).toBe('');
     const lines = failed.stderr.trim().split('\n');
@@ -185,7 +177,7 @@ describe('mediagate accounts delete', () => {
     expect(await rowsOf(svc.db, owner.sid)).toMatchObject({ accounts: 1, auth_tokens: 0, media: 2 });
     for (const k of objectKeys) expect(await objectExists(svc.store, k)).toBe(true);
 
-    const again = await runCli(['accounts', 'delete', owner.sid, '--yes'], s3Env());
+    const again = await runCli(['accounts', 'delete', owner.sid, '--yes'], sharedStoresEnv());
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ sid: owner.sid, auth_tokens: 0, media: 2, objects: 2 });
     expect(await rowsOf(svc.db, owner.sid)).toEqual(nothingLeft);

@@ -1,10 +1,10 @@
 // Share links through the service as `serve` builds it: created, listed and revoked
 // through the API, used at /s/{token} with no credentials, over the shared PostgreSQL and
 // S3 server (and the local store where its own URL checks matter).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
 import { ManualScheduler } from '../support/scheduler.js';
-import { basicAuth, getMediaUrl, newAccount, setProtection, startService, uploadJson, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
+import { basicAuth, getMediaUrl, newAccount, servicesForFile, setProtection, uploadJson, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
 
 interface ShareLinkJson {
   sid: string;
@@ -20,15 +20,7 @@ interface ShareLinkJson {
   created_by: string;
 }
 
-const services: TestService[] = [];
-afterAll(async () => {
-  for (const s of services) await s.close();
-});
-async function service(options: Parameters<typeof startService>[0] = {}): Promise<TestService> {
-  const s = await startService(options);
-  services.push(s);
-  return s;
-}
+const service = servicesForFile();
 
 async function share(svc: TestService, account: TestAccount, mediaSid: string, body: Record<string, unknown> = {}, auth?: string): Promise<ShareLinkJson> {
   const res = await accountApi(svc, account, `/media/${mediaSid}/share-links`, { method: 'POST', json: body, auth });

@@ -7,26 +7,18 @@ import { writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { collectGarbage } from '../../src/domain/maintenance.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createScratchDatabase, runProcess } from '../support/cli.js';
 import { accountApi, bearerFor, registerApplication } from '../support/credentials.js';
-import { basicAuth, getMediaUrl, newAccount, S3_CREDENTIALS, setProtection, startService, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
+import { basicAuth, getMediaUrl, newAccount, S3_CREDENTIALS, servicesForFile, setProtection, startService, type MediaJson, type TestAccount, type TestService } from '../support/service.js';
+import { sha256 } from '../support/media.js';
 import { signatureValid } from '../support/sigv4.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-const services: TestService[] = [];
-afterAll(async () => {
-  for (const s of services) await s.close();
-});
-async function service(options: Parameters<typeof startService>[0] = {}): Promise<TestService> {
-  const s = await startService(options);
-  services.push(s);
-  return s;
-}
+const service = servicesForFile();
 
 /** What the store holds of an account: the keys its listing names. */
 async function storedKeys(svc: TestService, accountSid: string): Promise<string[]> {
@@ -283,20 +275,24 @@ describe('uploads never completed', () => {
     const pool = createPool(scratch.url);
     await migrate(pool);
     await pool.end();
-    const local = await service({ storeKind: 'local', clock, databaseUrl: scratch.url });
-    services.push({ close: scratch.drop } as unknown as TestService);
-    const account = await newAccount(local.db);
-    const bytes = randomBytes(50);
-    const started = await start(local, account, { kind: 'message', content_type: 'text/plain', size_bytes: bytes.length });
-    expect((await put(started, bytes, started.headers)).status).toBe(200);
-    const gc = () => collectGarbage({ db: local.db, store: local.store, clock }, { graceSeconds: 3600 });
-    expect((await gc())?.abandonedUploads).toBe(0);
-    expect(await storedKeys(local, account.sid)).toHaveLength(1);
-    now += 901_000; // the URL's 15 minutes are over; the object is still younger than gc's hour
-    const report = await gc();
-    expect(report?.abandonedUploads).toBe(1);
-    expect(await storedKeys(local, account.sid)).toEqual([]);
-    expect((await complete(local, account, started.upload_id)).status).toBe(404);
+    const local = await startService({ storeKind: 'local', clock, databaseUrl: scratch.url });
+    try {
+      const account = await newAccount(local.db);
+      const bytes = randomBytes(50);
+      const started = await start(local, account, { kind: 'message', content_type: 'text/plain', size_bytes: bytes.length });
+      expect((await put(started, bytes, started.headers)).status).toBe(200);
+      const gc = () => collectGarbage({ db: local.db, store: local.store, clock }, { graceSeconds: 3600 });
+      expect((await gc())?.abandonedUploads).toBe(0);
+      expect(await storedKeys(local, account.sid)).toHaveLength(1);
+      now += 901_000; // the URL's 15 minutes are over; the object is still younger than gc's hour
+      const report = await gc();
+      expect(report?.abandonedUploads).toBe(1);
+      expect(await storedKeys(local, account.sid)).toEqual([]);
+      expect((await complete(local, account, started.upload_id)).status).toBe(404);
+    } finally {
+      await local.close();
+      await scratch.drop();
+    }
   });
 });
 

@@ -3,20 +3,13 @@
 // never held whole, so the process's memory grows by a bounded amount whatever the size.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { spawnServe, type ServeProcess } from '../support/process.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { procStatusKib, sharedStoresEnv, spawnServe, stopServe, type ServeProcess } from '../support/process.js';
 import { newAccount, startService, type TestAccount, type TestService } from '../support/service.js';
 
 const FILE_BYTES = 100 * 1024 * 1024;
 
-async function procStatusKib(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
-  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]);
-}
 
 /** Sends one file part of `size` random bytes, 1 MiB at a time, as a browser's form would; the answer and the part's digest. */
 async function postMultipart(url: string, authorization: string, size: number): Promise<{ status: number; body: string; sha256: string }> {
@@ -55,12 +48,7 @@ beforeAll(async () => {
   helper = await startService();
   owner = await newAccount(helper.db, 'multipart');
   serve = await spawnServe({
-    DATABASE_URL: inject('databaseUrl'),
-    S3_BUCKET: inject('s3Bucket'),
-    S3_ENDPOINT: inject('s3Endpoint'),
-    S3_FORCE_PATH_STYLE: '1',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    ...sharedStoresEnv(),
     MEDIA_MAX_BYTES: String(2 * FILE_BYTES),
     LOG_LEVEL: 'warn',
     // As `npm start` runs it.
@@ -68,10 +56,7 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  if (serve && serve.child.exitCode === null) {
-    serve.child.kill('SIGTERM');
-    await serve.exited;
-  }
+  await stopServe(serve);
   await helper?.close();
 });
 

@@ -209,6 +209,22 @@ export function serviceForFile(options: ServiceOptions = {}): TestService {
   });
 }
 
+/**
+ * Services a test file starts as its tests need them (each with options of its own), all
+ * closed after the file's tests (afterAll).
+ */
+export function servicesForFile(): (options?: ServiceOptions) => Promise<TestService> {
+  const started: TestService[] = [];
+  afterAll(async () => {
+    for (const s of started) await s.close();
+  });
+  return async (options = {}) => {
+    const s = await startService(options);
+    started.push(s);
+    return s;
+  };
+}
+
 export interface TestAccount {
   sid: string;
   authToken: string;
