@@ -254,7 +254,7 @@ export async function api(method, path, ...options) {
   if (!session) throw new SessionEnded();
   const mine = session;
   // Inside, any operation's options: the checks are at the call.
-  /** @type {{json?: unknown, query?: Record<string, string | undefined>, path?: Record<string, string>} | undefined} */
+  /** @type {{json?: unknown, query?: Record<string, string | number | undefined>, path?: Record<string, string>} | undefined} */
   const loose = options[0];
   const given = loose ?? {};
   const url = withQuery(accountPath(fillPath(path, given.path ?? {})), given.query);
@@ -296,41 +296,91 @@ export function withQuery(path, query) {
 }
 
 /**
- * Uploads a file as raw bytes with its own Content-Type. XMLHttpRequest rather than
- * fetch: only it reports upload progress.
+ * @typedef {object} XhrAnswer
+ * @property {number} status
+ * @property {string} text
+ * @property {(name: string) => string | null} header
+ */
+
+/**
+ * Sends a body with XMLHttpRequest rather than fetch: only it reports upload progress.
+ * Rejects only when no answer came (status 0: offline, or a store's CORS refusal).
+ * @param {{method: string, url: string, headers: Record<string, string>, body: Blob, onProgress: (fraction: number) => void}} request
+ * @returns {Promise<XhrAnswer>}
+ */
+function sendWithProgress({ method, url, headers, body, onProgress }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', () => resolve({ status: xhr.status, text: xhr.responseText, header: (n) => xhr.getResponseHeader(n) }));
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', NETWORK_MESSAGE, undefined)));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.', undefined)));
+    xhr.send(body);
+  });
+}
+
+/**
+ * Uploads a file through the service as raw bytes with its own Content-Type.
  * @param {File} file
  * @param {Kind} kind
  * @param {(fraction: number) => void} onProgress
  * @returns {Promise<Answer<Operation<'/media', 'POST'>>>} the created media's JSON
  */
-export function uploadFile(file, kind, onProgress) {
-  if (!session) return Promise.reject(new SessionEnded());
+export async function uploadFile(file, kind, onProgress) {
+  if (!session) throw new SessionEnded();
   const mine = session;
   const url = withQuery(accountPath('/media'), { kind, filename: file.name || undefined });
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
-    xhr.setRequestHeader('X-CSRF-Token', mine.csrf_token);
-    xhr.setRequestHeader('Accept', 'application/json');
-    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
-    xhr.upload.addEventListener('progress', (e) => {
-      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
-    });
-    xhr.addEventListener('load', () => {
-      if (xhr.status === 401) {
-        if (session === mine) endSession();
-        reject(new SessionEnded());
-        return;
-      }
-      if (xhr.status < 200 || xhr.status >= 300) {
-        reject(errorFromResponse({ status: xhr.status, headers: { get: (n) => xhr.getResponseHeader(n) } }, xhr.responseText));
-        return;
-      }
-      onProgress(1);
-      resolve(JSON.parse(xhr.responseText));
-    });
-    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', NETWORK_MESSAGE, undefined)));
-    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.', undefined)));
-    xhr.send(file);
-  });
+  const headers = { 'X-CSRF-Token': mine.csrf_token, Accept: 'application/json', 'Content-Type': file.type || 'application/octet-stream' };
+  const res = await sendWithProgress({ method: 'POST', url, headers, body: file, onProgress });
+  if (res.status === 401) {
+    if (session === mine) endSession();
+    throw new SessionEnded();
+  }
+  if (res.status < 200 || res.status >= 300) throw errorFromResponse({ status: res.status, headers: { get: res.header } }, res.text);
+  onProgress(1);
+  return JSON.parse(res.text);
+}
+
+/** The store's PUT could not be sent or answered at all: offline, or (S3) no CORS rule for this page. */
+export class StoreUnreachable extends ApiError {
+  constructor() {
+    super(0, 'store_unreachable', 'The browser could not send the file to the store.', undefined);
+    this.name = 'StoreUnreachable';
+  }
+}
+
+// Set by the browser alone: a script may not (and need not) send them.
+const FORBIDDEN_HEADERS = new Set(['content-length', 'host', 'connection']);
+
+/**
+ * The PUT of a direct upload, straight to the store's signed URL, with exactly the
+ * headers the service signed. No session token and no cookie go with it: the URL's
+ * signature is the permission.
+ * @param {string} url
+ * @param {Record<string, string>} signedHeaders
+ * @param {File} file
+ * @param {(fraction: number) => void} onProgress
+ */
+export async function putToStore(url, signedHeaders, file, onProgress) {
+  /** @type {Record<string, string>} */
+  const headers = {};
+  for (const [name, value] of Object.entries(signedHeaders)) if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) headers[name] = value;
+  let res;
+  try {
+    res = await sendWithProgress({ method: 'PUT', url, headers, body: file, onProgress });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'network') throw new StoreUnreachable();
+    throw err;
+  }
+  if (res.status < 200 || res.status >= 300) {
+    // S3 answers XML (<Code>SignatureDoesNotMatch</Code>), the local store JSON.
+    const code = /<Code>([^<]{1,100})<\/Code>/.exec(res.text)?.[1];
+    const error = errorFromResponse({ status: res.status, headers: { get: res.header } }, res.text);
+    throw new ApiError(res.status, 'store', `The store refused the file${code ? ` (${code})` : ''}: ${error.message}`, undefined);
+  }
+  onProgress(1);
 }

@@ -162,44 +162,95 @@ async function doSignOut(button) {
 }
 
 /**
- * Highlights the section being read: the last one whose top has passed a line near the
- * top of the window. Links are plain anchors, so they work without this.
+ * Highlights the section being read: the last one whose top has reached the top of the
+ * content (the line just below the bars that stay put). The content scrolls in the
+ * window on a wide screen and in its own box on a narrow one, where the links are one
+ * row that scrolls sideways, with a hint at each edge that hides more of them. A click
+ * on a link marks it at once and keeps it marked while the page scrolls there (smoothly,
+ * past other sections). Links are plain anchors, so they work without this.
  */
 function mountNavigation() {
   const links = Array.from(document.querySelectorAll('.navlink')).filter((l) => l instanceof HTMLAnchorElement);
-  let scheduled = false;
-  const update = () => {
-    scheduled = false;
-    const line = Math.min(200, window.innerHeight * 0.35);
+  const content = byId('content');
+  const row = byId('nav-scroll');
+  const hintStart = byId('nav-hint-start');
+  const hintEnd = byId('nav-hint-end');
+  /** @type {HTMLAnchorElement | null} the clicked link, until the scroll it started is over */
+  let heading = null;
+
+  /** Where the reading area starts: below the top bar (and the row of links on a phone). */
+  const readingTop = () => (getComputedStyle(content).overflowY === 'visible' ? byId('app-view').querySelector('.topbar')?.getBoundingClientRect().bottom ?? 0 : content.getBoundingClientRect().top);
+
+  /** @returns {HTMLAnchorElement | undefined} */
+  const linkInView = () => {
+    // A little below the line: a section scrolled to lands with its scroll-margin there.
+    const line = readingTop() + 48;
     let current = links[0];
     for (const l of links) {
       const section = document.getElementById(l.dataset.section ?? '');
       if (section && section.getBoundingClientRect().top <= line) current = l;
     }
-    // At the very bottom the last section is current even if its top never reached the line.
-    if (window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 4) current = links[links.length - 1];
+    return current;
+  };
+
+  /** @param {HTMLAnchorElement | undefined} current */
+  const mark = (current) => {
     for (const l of links) {
-      if (l === current) {
-        if (!l.hasAttribute('aria-current')) revealLink(l);
+      if (l !== current) l.removeAttribute('aria-current');
+      else if (!l.hasAttribute('aria-current')) {
         l.setAttribute('aria-current', 'location');
-      } else l.removeAttribute('aria-current');
+        revealLink(l);
+      }
     }
   };
+
+  const update = () => {
+    const current = linkInView();
+    if (heading) {
+      // Arrived: from here on the scroll position decides again.
+      if (current === heading) heading = null;
+      else return;
+    }
+    mark(current);
+  };
+
   // On a phone the links are one scrolling row: keep the current one in sight.
   const revealLink = (/** @type {HTMLElement} */ link) => {
-    const nav = link.parentElement;
-    if (!nav || nav.scrollWidth <= nav.clientWidth) return;
-    const left = link.offsetLeft - (nav.clientWidth - link.offsetWidth) / 2;
-    nav.scrollTo({ left: Math.max(0, left), behavior: 'smooth' });
+    if (row.scrollWidth <= row.clientWidth) return;
+    const left = link.offsetLeft - (row.clientWidth - link.offsetWidth) / 2;
+    row.scrollTo({ left: Math.max(0, left), behavior: 'smooth' });
   };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    requestAnimationFrame(update);
+  const showHints = () => {
+    const more = row.scrollWidth - row.clientWidth;
+    hintStart.hidden = !(more > 1 && row.scrollLeft > 1);
+    hintEnd.hidden = !(more > 1 && row.scrollLeft < more - 1);
   };
-  window.addEventListener('scroll', schedule, { passive: true });
-  window.addEventListener('resize', schedule);
-  return schedule;
+
+  for (const l of links) {
+    l.addEventListener('click', () => {
+      heading = l;
+      mark(l);
+    });
+  }
+  // The reader takes over: a wheel, a touch, a key or a press (on a scroll bar, say) ends
+  // the wait for a clicked section. (Not scrollend: one from an earlier scroll can come
+  // after the next click.)
+  const readerScrolls = () => {
+    if (!heading) return;
+    heading = null;
+    update();
+  };
+  for (const type of ['wheel', 'touchstart', 'keydown', 'pointerdown']) window.addEventListener(type, readerScrolls, { passive: true, capture: true });
+  for (const target of [window, content]) target.addEventListener('scroll', update, { passive: true });
+  row.addEventListener('scroll', showHints, { passive: true });
+  // The row's width changes with the window and its links' with the fonts.
+  new ResizeObserver(showHints).observe(row);
+  const refresh = () => {
+    update();
+    showHints();
+  };
+  window.addEventListener('resize', refresh);
+  return refresh;
 }
 
 function mountCopyButtons() {

@@ -6,8 +6,13 @@ import { byId, confirmAction, h, reportError, toast, withBusy } from './ui.js';
 
 /** @typedef {import('./api.js').Schemas['Application']} Application */
 
+// Applications per page (the API's default; the account may hold APPLICATIONS_PER_ACCOUNT).
+const PAGE_SIZE = 50;
+
 /** @type {() => void} */
 let changed = () => {};
+
+const state = { nextToken: /** @type {string | null} */ (null), shown: 0, seq: 0 };
 
 /** @param {{onChange: () => void}} hooks */
 export function mountApplications(hooks) {
@@ -17,27 +22,61 @@ export function mountApplications(hooks) {
     e.preventDefault();
     registerApplication(form, form.querySelector('button[type=submit]'));
   });
+  byId('applications-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadMoreApplications()));
 }
 
 export function resetApplications() {
+  state.seq += 1;
+  state.nextToken = null;
+  state.shown = 0;
   byId('application-rows').replaceChildren();
   byId('applications-empty').hidden = true;
+  byId('applications-more').hidden = true;
+  byId('applications-info').textContent = '';
   byId('application-form', HTMLFormElement).reset();
 }
 
+/** Loads the newest page again (after any change the page made). */
 export async function loadApplications() {
+  const seq = ++state.seq;
   try {
-    const res = await api('GET', '/applications');
-    renderApplications(res.applications ?? []);
+    const res = await api('GET', '/applications', { query: { page_size: PAGE_SIZE } });
+    if (seq !== state.seq) return;
+    byId('application-rows').replaceChildren(...res.applications.map(renderApplication));
+    state.shown = res.applications.length;
+    state.nextToken = res.next_page_token ?? null;
+    showPaging();
   } catch (err) {
-    reportError(err, 'Could not load the applications');
+    if (seq === state.seq) reportError(err, 'Could not load the applications');
   }
 }
 
-/** @param {Application[]} apps */
-function renderApplications(apps) {
-  const rows = apps.map((a) =>
-    h(
+/** The next page, below those shown (GET …/applications is paged, newest first). */
+async function loadMoreApplications() {
+  const token = state.nextToken;
+  if (!token) return;
+  const seq = state.seq;
+  try {
+    const res = await api('GET', '/applications', { query: { page_size: PAGE_SIZE, page_token: token } });
+    if (seq !== state.seq) return;
+    byId('application-rows').append(...res.applications.map(renderApplication));
+    state.shown += res.applications.length;
+    state.nextToken = res.next_page_token ?? null;
+    showPaging();
+  } catch (err) {
+    reportError(err, 'Could not load more applications');
+  }
+}
+
+function showPaging() {
+  byId('applications-empty').hidden = state.shown > 0 || state.nextToken !== null;
+  byId('applications-more').hidden = !state.nextToken;
+  byId('applications-info').textContent = state.nextToken ? `The newest ${state.shown} applications` : state.shown > PAGE_SIZE ? `${state.shown} applications` : '';
+}
+
+/** @param {Application} a */
+function renderApplication(a) {
+  return h(
       'tr',
       { dataset: { id: a.application_id } },
       h('td', { 'data-label': 'Name', class: 'cell-strong', text: a.name }),
@@ -49,10 +88,7 @@ function renderApplications(apps) {
         { class: 'col-actions' },
         h('button', { type: 'button', class: 'btn btn-danger-ghost btn-small', title: `Delete application ${a.name}`, on: { click: (e) => deleteApplication(a, e.currentTarget) } }, 'Delete'),
       ),
-    ),
-  );
-  byId('application-rows').replaceChildren(...rows);
-  byId('applications-empty').hidden = apps.length > 0;
+    );
 }
 
 /** @param {HTMLFormElement} form @param {Element | null} button */
@@ -101,7 +137,11 @@ async function deleteApplication(app, button) {
       await api('DELETE', '/applications/{ApplicationId}', { path: { ApplicationId: app.application_id } });
       toast(`Application “${app.name}” deleted.`);
       changed();
-      await loadApplications();
+      // Only its row goes: the pages already loaded below it stay.
+      byId('application-rows').querySelector(`tr[data-id="${CSS.escape(app.application_id)}"]`)?.remove();
+      state.shown = Math.max(0, state.shown - 1);
+      if (state.shown === 0 && state.nextToken) await loadApplications();
+      else showPaging();
     } catch (err) {
       reportError(err, 'Could not delete the application');
     }

@@ -7,8 +7,24 @@ import { byId, confirmAction, h, reportError, toast, withBusy } from './ui.js';
 /** @typedef {import('./api.js').Schemas['ApiKey']} ApiKey */
 /** @typedef {import('./api.js').Schemas['AccountEvent']} AccountEvent */
 
+// Keys per page (the API's default; the account may hold up to API_KEYS_PER_ACCOUNT).
+const KEYS_PAGE_SIZE = 50;
+// Looking back through events for the last rotation: pages of this many, at most this many pages.
+const TOKEN_LOOKBACK_PAGE_SIZE = 1000;
+const TOKEN_LOOKBACK_PAGES = 5;
+
 /** @type {() => void} */
 let changed = () => {};
+
+const keys = { nextToken: /** @type {string | null} */ (null), shown: 0, seq: 0 };
+
+/**
+ * Whether the account has a secondary token, as far as the page knows: the API does not
+ * say, the events do. 'unknown' leaves Promote and Delete enabled (the service decides).
+ * @type {'unknown' | 'none' | 'exists'}
+ */
+let secondary = 'unknown';
+let tokenSeq = 0;
 
 /** @param {{onChange: () => void}} hooks */
 export function mountCredentials(hooks) {
@@ -20,6 +36,7 @@ export function mountCredentials(hooks) {
   });
   byId('key-reveal-done').addEventListener('click', () => hideReveal('key-reveal', ['key-reveal-sid', 'key-reveal-secret']));
   byId('token-reveal-done').addEventListener('click', () => hideReveal('token-reveal', ['token-reveal-value']));
+  byId('keys-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadMoreKeys()));
   byId('token-create').addEventListener('click', (e) => createSecondary(e.currentTarget));
   byId('token-promote').addEventListener('click', (e) => promoteSecondary(e.currentTarget));
   byId('token-delete').addEventListener('click', (e) => deleteSecondary(e.currentTarget));
@@ -28,9 +45,15 @@ export function mountCredentials(hooks) {
 export function resetCredentials() {
   hideReveal('key-reveal', ['key-reveal-sid', 'key-reveal-secret']);
   hideReveal('token-reveal', ['token-reveal-value']);
+  keys.seq += 1;
+  keys.nextToken = null;
+  keys.shown = 0;
   byId('key-rows').replaceChildren();
   byId('keys-empty').hidden = true;
-  byId('token-state').textContent = '';
+  byId('keys-more').hidden = true;
+  byId('keys-info').textContent = '';
+  tokenSeq += 1;
+  setSecondary('unknown', '');
   byId('key-name', HTMLInputElement).value = '';
 }
 
@@ -44,19 +67,47 @@ function hideReveal(panelId, valueIds) {
   for (const id of valueIds) byId(id).textContent = '';
 }
 
+/** Loads the newest page of keys again (after any change the page made). */
 export async function loadKeys() {
+  const seq = ++keys.seq;
   try {
-    const res = await api('GET', '/keys');
-    renderKeys(res.keys ?? []);
+    const res = await api('GET', '/keys', { query: { page_size: KEYS_PAGE_SIZE } });
+    if (seq !== keys.seq) return;
+    byId('key-rows').replaceChildren(...res.keys.map(renderKey));
+    keys.shown = res.keys.length;
+    keys.nextToken = res.next_page_token ?? null;
+    showKeysPaging();
   } catch (err) {
-    reportError(err, 'Could not load the API keys');
+    if (seq === keys.seq) reportError(err, 'Could not load the API keys');
   }
 }
 
-/** @param {ApiKey[]} keys */
-function renderKeys(keys) {
-  const rows = keys.map((k) =>
-    h(
+/** The next page, below those shown (GET …/keys is paged, newest first). */
+async function loadMoreKeys() {
+  const token = keys.nextToken;
+  if (!token) return;
+  const seq = keys.seq;
+  try {
+    const res = await api('GET', '/keys', { query: { page_size: KEYS_PAGE_SIZE, page_token: token } });
+    if (seq !== keys.seq) return;
+    byId('key-rows').append(...res.keys.map(renderKey));
+    keys.shown += res.keys.length;
+    keys.nextToken = res.next_page_token ?? null;
+    showKeysPaging();
+  } catch (err) {
+    reportError(err, 'Could not load more API keys');
+  }
+}
+
+function showKeysPaging() {
+  byId('keys-empty').hidden = keys.shown > 0 || keys.nextToken !== null;
+  byId('keys-more').hidden = !keys.nextToken;
+  byId('keys-info').textContent = keys.nextToken ? `The newest ${keys.shown} keys` : keys.shown > KEYS_PAGE_SIZE ? `${keys.shown} keys` : '';
+}
+
+/** @param {ApiKey} k */
+function renderKey(k) {
+  return h(
       'tr',
       { dataset: { sid: k.sid } },
       h('td', { 'data-label': 'Name', class: 'cell-strong', text: k.name }),
@@ -67,10 +118,7 @@ function renderKeys(keys) {
         { class: 'col-actions' },
         h('button', { type: 'button', class: 'btn btn-danger-ghost btn-small', title: `Delete key ${k.name}`, on: { click: (e) => deleteKey(k, e.currentTarget) } }, 'Delete'),
       ),
-    ),
-  );
-  byId('key-rows').replaceChildren(...rows);
-  byId('keys-empty').hidden = keys.length > 0;
+    );
 }
 
 /** @param {Element | null} button */
@@ -113,7 +161,11 @@ async function deleteKey(key, button) {
       await api('DELETE', '/keys/{KeySid}', { path: { KeySid: key.sid } });
       toast(`Key “${key.name}” deleted.`);
       changed();
-      await loadKeys();
+      // Only its row goes: the pages already loaded below it stay.
+      byId('key-rows').querySelector(`tr[data-sid="${CSS.escape(key.sid)}"]`)?.remove();
+      keys.shown = Math.max(0, keys.shown - 1);
+      if (keys.shown === 0 && keys.nextToken) await loadKeys();
+      else showKeysPaging();
     } catch (err) {
       reportError(err, 'Could not delete the key');
     }
@@ -122,23 +174,58 @@ async function deleteKey(key, button) {
 
 // ---- auth-token rotation ----
 
+/** @param {AccountEvent} e */
+const isTokenEvent = (e) => typeof e.type === 'string' && e.type.startsWith('auth_token.');
+
 /**
  * The API says nothing about whether a secondary token exists; the newest auth-token
- * event in the first page of events does.
+ * event does. In the first page of events, or, when that page has none and there are
+ * more, in the pages before it (up to TOKEN_LOOKBACK_PAGES of them).
  * @param {AccountEvent[]} events newest first
- * @param {boolean} complete whether these are all the events
+ * @param {string | null} nextToken the page token for the events before these
  */
-export function showTokenState(events, complete) {
-  const last = events.find((e) => typeof e.type === 'string' && e.type.startsWith('auth_token.'));
-  const el = byId('token-state');
+export async function showTokenState(events, nextToken) {
+  const seq = ++tokenSeq;
+  let last = events.find(isTokenEvent);
+  let token = nextToken;
+  try {
+    for (let page = 0; !last && token && page < TOKEN_LOOKBACK_PAGES; page += 1) {
+      const res = await api('GET', '/events', { query: { page_size: TOKEN_LOOKBACK_PAGE_SIZE, page_token: token } });
+      if (seq !== tokenSeq) return;
+      last = res.events.find(isTokenEvent);
+      token = res.next_page_token ?? null;
+    }
+  } catch {
+    // Not known, then: the buttons stay usable and the service decides.
+    if (seq === tokenSeq) setSecondary('unknown', '');
+    return;
+  }
+  if (seq !== tokenSeq) return;
   if (last?.type === 'auth_token.secondary_created') {
-    el.textContent = `A secondary token exists (created ${formatDate(last.created_at)}). Promote it once your clients use it, or delete it.`;
-  } else if (last?.type === 'auth_token.promoted') {
-    el.textContent = `The primary token was last rotated ${formatDate(last.created_at)}. There is no secondary token.`;
-  } else if (last || complete) {
-    el.textContent = 'There is no secondary token.';
+    setSecondary('exists', `A secondary token exists (created ${formatDate(last.created_at)}). Promote it once your clients use it, or delete it.`);
+  } else if (last || !token) {
+    const rotated = last?.type === 'auth_token.promoted' ? `The primary token was last rotated ${formatDate(last.created_at)}. ` : '';
+    setSecondary('none', `${rotated}There is no secondary token: create one to promote or delete it.`);
   } else {
-    el.textContent = '';
+    setSecondary('unknown', 'Whether a secondary token exists is not known: no rotation among the latest events.');
+  }
+}
+
+/**
+ * @param {'unknown' | 'none' | 'exists'} state
+ * @param {string} text what #token-state says (the disabled buttons point to it)
+ */
+function setSecondary(state, text) {
+  secondary = state;
+  byId('token-state').textContent = text;
+  syncTokenButtons();
+}
+
+/** Promote and Delete only when there may be something to promote or delete. */
+function syncTokenButtons() {
+  for (const id of ['token-promote', 'token-delete']) {
+    const button = byId(id, HTMLButtonElement);
+    if (button.getAttribute('aria-busy') !== 'true') button.disabled = secondary === 'none';
   }
 }
 
@@ -147,6 +234,8 @@ async function createSecondary(button) {
   await withBusy(button, async () => {
     try {
       const res = await api('POST', '/auth-tokens/secondary');
+      tokenSeq += 1;
+      setSecondary('exists', 'A secondary token exists (created just now). Promote it once your clients use it, or delete it.');
       byId('token-reveal-value').textContent = res.secondary_auth_token;
       const panel = byId('token-reveal');
       panel.hidden = false;
@@ -174,6 +263,8 @@ async function promoteSecondary(button) {
   await withBusy(button, async () => {
     try {
       await api('POST', '/auth-tokens/promote');
+      tokenSeq += 1;
+      setSecondary('none', 'The primary token was rotated just now. There is no secondary token: create one to promote or delete it.');
       hideReveal('token-reveal', ['token-reveal-value']);
       toast('The secondary token is now the primary. The old primary no longer works.');
       changed();
@@ -181,6 +272,8 @@ async function promoteSecondary(button) {
       reportError(err, 'Could not promote the secondary token');
     }
   });
+  // withBusy enabled it again; whether it should be is the token's state.
+  syncTokenButtons();
 }
 
 /** @param {EventTarget | null} button */
@@ -195,6 +288,8 @@ async function deleteSecondary(button) {
   await withBusy(button, async () => {
     try {
       await api('DELETE', '/auth-tokens/secondary');
+      tokenSeq += 1;
+      setSecondary('none', 'There is no secondary token: create one to promote or delete it.');
       hideReveal('token-reveal', ['token-reveal-value']);
       toast('Secondary token deleted.');
       changed();
@@ -202,4 +297,6 @@ async function deleteSecondary(button) {
       reportError(err, 'Could not delete the secondary token');
     }
   });
+  // withBusy enabled it again; whether it should be is the token's state.
+  syncTokenButtons();
 }

@@ -9,10 +9,10 @@ import { byId, h, reportError, withBusy } from './ui.js';
 const PAGE_SIZE = 25;
 
 const state = { nextToken: /** @type {string | null} */ (null), loadSeq: 0 };
-/** @type {(events: AccountEvent[], complete: boolean) => void} */
+/** @type {(events: AccountEvent[], nextToken: string | null) => void} */
 let onFirstPage = () => {};
 
-/** @param {{onFirstPage: (events: AccountEvent[], complete: boolean) => void}} hooks */
+/** @param {{onFirstPage: (events: AccountEvent[], nextToken: string | null) => void}} hooks nextToken: null when these are all the events */
 export function mountEvents(hooks) {
   onFirstPage = hooks.onFirstPage;
   byId('events-refresh').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadEvents()));
@@ -31,14 +31,14 @@ export function resetEvents() {
 export async function loadEvents() {
   const seq = ++state.loadSeq;
   try {
-    const res = await api('GET', '/events', { query: { page_size: String(PAGE_SIZE) } });
+    const res = await api('GET', '/events', { query: { page_size: PAGE_SIZE } });
     if (seq !== state.loadSeq) return;
     const events = res.events ?? [];
     state.nextToken = res.next_page_token ?? null;
     byId('event-rows').replaceChildren(...events.map(renderEvent));
     byId('events-empty').hidden = events.length > 0;
     byId('events-more').hidden = !state.nextToken;
-    onFirstPage(events, !state.nextToken);
+    onFirstPage(events, state.nextToken);
   } catch (err) {
     if (seq === state.loadSeq) reportError(err, 'Could not load the events');
   }
@@ -48,7 +48,7 @@ async function loadOlder() {
   if (!state.nextToken) return;
   const seq = state.loadSeq;
   try {
-    const res = await api('GET', '/events', { query: { page_size: String(PAGE_SIZE), page_token: state.nextToken } });
+    const res = await api('GET', '/events', { query: { page_size: PAGE_SIZE, page_token: state.nextToken } });
     if (seq !== state.loadSeq) return;
     byId('event-rows').append(...(res.events ?? []).map(renderEvent));
     state.nextToken = res.next_page_token ?? null;

@@ -1,9 +1,11 @@
 // The media list (newest first, paged, filtered by kind), upload, preview, download,
-// copy URL and delete.
+// copy URL, share and delete.
 
-import { api, uploadFile } from './api.js';
+import { api } from './api.js';
 import { describeType, formatBytes, formatDate, formatFullDate, formatRelative, kindName, mediaType, previewKind } from './format.js';
+import { mountShare, openShare, resetShare, showShareLinks } from './share.js';
 import { badge, byId, confirmAction, copyToClipboard, h, icon, reportError, toast, withBusy } from './ui.js';
+import { DIRECT_UPLOAD_MIN_BYTES, sendFile } from './uploads.js';
 
 /** @typedef {import('./api.js').Kind} Kind */
 /** @typedef {import('./api.js').Schemas['Media']} Media */
@@ -57,6 +59,9 @@ export function mountMedia() {
   });
 
   const input = byId('upload-file', HTMLInputElement);
+  // Which way a file goes, said on the page (and read by the tests).
+  input.dataset.directFromBytes = String(DIRECT_UPLOAD_MIN_BYTES);
+  byId('upload-path-hint').textContent = `Files over ${formatBytes(DIRECT_UPLOAD_MIN_BYTES).replace('.0 ', ' ')} go straight to the store; smaller ones through mediagate.`;
   input.addEventListener('change', () => {
     const files = Array.from(input.files ?? []);
     // Cleared so that choosing the same file again uploads it again.
@@ -88,6 +93,7 @@ export function mountMedia() {
   dialog.addEventListener('click', (e) => {
     if (e.target === dialog) dialog.close();
   });
+  mountShare();
 }
 
 /**
@@ -115,6 +121,7 @@ export function resetMedia() {
   byId('media-filter', HTMLSelectElement).value = '';
   resetPaging();
   signedUrls.clear();
+  resetShare();
   thumbObserver?.disconnect();
   byId('media-rows').replaceChildren();
   byId('upload-list').replaceChildren();
@@ -131,12 +138,14 @@ export async function loadMedia() {
   byId('media-table').setAttribute('aria-busy', 'true');
   try {
     const res = await api('GET', '/media', {
-      query: { kind: state.kind || undefined, page_size: String(PAGE_SIZE), page_token: state.tokens[state.page] },
+      query: { kind: state.kind || undefined, page_size: PAGE_SIZE, page_token: state.tokens[state.page] },
     });
     if (seq !== state.loadSeq) return;
     state.nextToken = res.next_page_token ?? null;
     renderRows(res.media);
     loading.hidden = true;
+    // Below each row, its live share links (they arrive after the rows).
+    showShareLinks(res.media);
   } catch (err) {
     if (seq !== state.loadSeq) return;
     loading.textContent = 'The media list could not be loaded.';
@@ -159,11 +168,23 @@ function renderRows(media) {
       : state.kind
         ? `No ${kindName(state.kind).toLowerCase()} media yet.`
         : 'No media yet. Upload a file above or through the API.';
+  byId('media-page-info').textContent = pageInfo(media.length);
+  // One page only: nothing to turn.
+  const onlyPage = state.page === 0 && !state.nextToken;
+  const prev = byId('media-prev', HTMLButtonElement);
+  const next = byId('media-next', HTMLButtonElement);
+  prev.hidden = onlyPage;
+  next.hidden = onlyPage;
+  prev.disabled = state.page === 0;
+  next.disabled = !state.nextToken;
+}
+
+/** "2 media" on the only page; "Showing 21–40" on one of several, "(the oldest)" on the last. */
+function pageInfo(/** @type {number} */ count) {
+  if (count === 0) return '';
+  if (state.page === 0 && !state.nextToken) return `${count} ${state.kind ? `${kindName(state.kind).toLowerCase()} ` : ''}media`;
   const first = state.page * PAGE_SIZE + 1;
-  byId('media-page-info').textContent =
-    media.length === 0 ? '' : `Showing ${first}–${first + media.length - 1}${state.nextToken ? '' : ' (the oldest)'}`;
-  byId('media-prev', HTMLButtonElement).disabled = state.page === 0;
-  byId('media-next', HTMLButtonElement).disabled = !state.nextToken;
+  return `Showing ${first}–${first + count - 1}${state.nextToken ? '' : ' (the oldest)'}`;
 }
 
 /** @param {Media} m */
@@ -178,6 +199,7 @@ function renderRow(m) {
     { class: 'row-actions' },
     h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Download', title: `Download ${label}`, on: { click: (e) => download(m, e.currentTarget) } }, icon('download')),
     h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Copy media URL', title: 'Copy the media URL', on: { click: () => copyToClipboard(m.url, 'Media URL') } }, icon('copy')),
+    h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Share', title: `Share ${label}: a link for people without credentials`, on: { click: () => openShare(m) } }, icon('share')),
     h('button', { type: 'button', class: 'btn btn-icon btn-icon-danger', 'aria-label': 'Delete', title: `Delete ${label}`, on: { click: (e) => deleteMedia(m, e.currentTarget) } }, icon('trash')),
   );
 
@@ -372,19 +394,39 @@ async function uploadOne(file, kind) {
   const progress = h('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` });
   const status = h('span', { class: 'upload-status muted', text: formatBytes(file.size) });
   const dismiss = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', hidden: true }, '×');
-  const item = h('li', { class: 'upload-item' }, h('span', { class: 'upload-name', text: file.name || 'file' }), progress, status, dismiss);
+  const name = h('span', { class: 'upload-name', text: file.name || 'file', title: file.name || '' });
+  const item = h('li', { class: 'upload-item' }, name, progress, status, dismiss);
   dismiss.addEventListener('click', () => item.remove());
   byId('upload-list').append(item);
   try {
-    const m = await uploadFile(file, kind, (f) => {
-      progress.value = f;
-      status.textContent = `${Math.round(f * 100)} %`;
+    const sent = await sendFile(file, kind, {
+      step(step) {
+        if (step === 'hashing') {
+          // Indeterminate while the page reads the file for its digest.
+          progress.removeAttribute('value');
+          status.textContent = 'Preparing…';
+        } else if (step === 'sending') {
+          progress.value = 0;
+          status.textContent = '0 %';
+        } else status.textContent = 'Finishing…';
+      },
+      progress(f) {
+        progress.value = f;
+        status.textContent = `${Math.round(f * 100)} %`;
+      },
     });
+    const m = sent.media;
+    item.dataset.path = sent.path;
     progress.value = 1;
     item.classList.add('is-done');
-    status.textContent = `Uploaded as ${kindName(kind).toLowerCase()} media, ${m.requires_auth ? 'protected' : 'public'}`;
+    const how = sent.fellBack
+      ? 'Uploaded through mediagate (the store refused this page: see its CORS rule)'
+      : sent.path === 'direct'
+        ? 'Uploaded straight to the store'
+        : 'Uploaded';
+    status.textContent = `${how} as ${kindName(kind).toLowerCase()} media, ${m.requires_auth ? 'protected' : 'public'}`;
     toast(`Uploaded ${file.name || m.sid}.`);
-    setTimeout(() => item.remove(), 6000);
+    setTimeout(() => item.remove(), sent.fellBack ? 20_000 : 6000);
     return true;
   } catch (err) {
     item.classList.add('is-failed');

@@ -181,7 +181,7 @@ async function countUnprotected(kind, progress, cancelled) {
   /** @type {string | undefined} */
   let token;
   for (let page = 0; page < COUNT_MAX_PAGES; page += 1) {
-    const res = await api('GET', '/media', { query: { kind, page_size: String(COUNT_PAGE_SIZE), page_token: token } });
+    const res = await api('GET', '/media', { query: { kind, page_size: COUNT_PAGE_SIZE, page_token: token } });
     count += res.media.filter((m) => !m.requires_auth).length;
     token = res.next_page_token ?? undefined;
     if (!token) return { count, complete: true };

@@ -62,10 +62,27 @@ export function byId(id, type) {
 // ---- toasts ----
 
 const TOAST_MS = { success: 4000, info: 4000, error: 9000 };
+// Visible at once; an older one collapses when a new one would pass this.
+const TOASTS_WIDE = 3;
+const TOASTS_NARROW = 2;
+const narrow = window.matchMedia('(max-width: 900px)');
+
+/** The control last pressed outside a dialog: a new toast keeps it in sight. */
+let lastControl = /** @type {Element | null} */ (null);
+const CONTROLS = 'button, a[href], label, input, select, textarea, summary';
+/** @param {Event} e */
+const rememberControl = (e) => {
+  const control = e.target instanceof Element ? e.target.closest(CONTROLS) : null;
+  if (control && !control.closest('dialog, #toasts')) lastControl = control;
+};
+document.addEventListener('pointerdown', rememberControl, true);
+document.addEventListener('keydown', rememberControl, true);
 
 /**
  * Shows a short message. Errors go to the assertive (role=alert) region, the rest to
- * the polite one, so screen readers hear both.
+ * the polite one, so screen readers hear both. Each leaves by itself (later while the
+ * pointer or focus is on it) or with its ×; past the visible few the oldest collapses,
+ * an outcome before an error.
  * @param {string} message
  * @param {'success' | 'info' | 'error'} [tone]
  */
@@ -73,15 +90,64 @@ export function toast(message, tone = 'success') {
   const region = byId(tone === 'error' ? 'toast-alert' : 'toast-status');
   const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss' }, '×');
   const item = h('div', { class: `toast toast-${tone}` }, h('span', { class: 'toast-text', text: message }), close);
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  let remaining = TOAST_MS[tone];
+  let since = 0;
   const remove = () => {
+    clearTimeout(timer);
+    if (item.classList.contains('toast-leaving')) return;
     item.classList.add('toast-leaving');
     setTimeout(() => item.remove(), 200);
   };
+  const run = () => {
+    since = Date.now();
+    timer = setTimeout(remove, remaining);
+  };
+  const pause = () => {
+    clearTimeout(timer);
+    remaining = Math.max(1000, remaining - (Date.now() - since));
+  };
   close.addEventListener('click', remove);
+  item.addEventListener('mouseenter', pause);
+  item.addEventListener('mouseleave', run);
+  item.addEventListener('focusin', pause);
+  item.addEventListener('focusout', run);
+  const content = byId('content');
+  const bottomBefore = content.getBoundingClientRect().bottom;
   region.append(item);
-  // Keep the stack short: the oldest go first.
-  while (region.children.length > 3) region.firstElementChild?.remove();
-  setTimeout(remove, TOAST_MS[tone]);
+  collapseOlderToasts(item);
+  keepInSight(lastControl, content, bottomBefore);
+  run();
+}
+
+/**
+ * On a narrow screen the toasts' row takes room from the content's box, which then ends
+ * higher up: if the control just pressed was in sight and now would not be, the content
+ * moves up just enough to keep it there.
+ * @param {Element | null} control
+ * @param {HTMLElement} content
+ * @param {number} bottomBefore where the content's box ended before this toast
+ */
+function keepInSight(control, content, bottomBefore) {
+  if (!control?.isConnected || getComputedStyle(content).overflowY === 'visible') return;
+  const bottom = content.getBoundingClientRect().bottom;
+  const box = control.getBoundingClientRect();
+  if (box.height === 0 || box.top >= bottomBefore || box.bottom <= bottom) return;
+  content.scrollBy({ top: box.bottom - bottom + 8, behavior: 'instant' });
+}
+
+/** @param {Element} newest */
+function collapseOlderToasts(newest) {
+  const max = narrow.matches ? TOASTS_NARROW : TOASTS_WIDE;
+  const shown = () => Array.from(document.querySelectorAll('#toasts .toast:not(.toast-leaving)'));
+  for (let list = shown(); list.length > max; list = shown()) {
+    // Oldest first: outcomes go before errors, which say something still to be read.
+    const older = list.filter((t) => t !== newest);
+    const victim = older.find((t) => !t.classList.contains('toast-error')) ?? older[0];
+    if (!victim) return;
+    victim.remove();
+  }
 }
 
 /** Removes every toast (signing out should not leave the last account's messages). */
@@ -241,6 +307,7 @@ const ICON_PATHS = {
   download: 'M12 4v11m0 0-4-4m4 4 4-4M5 19h14',
   copy: 'M9 9h10v10H9zM5 15V5h10',
   trash: 'M4 7h16M10 11v6m4-6v6M6 7l1 12a1 1 0 0 0 1 1h8a1 1 0 0 0 1-1l1-12M9 7V4h6v3',
+  share: 'M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1',
 };
 
 /**

@@ -1,24 +1,27 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { png } from '../support/png.js';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, openBrowser, type BrowserSession } from '../support/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumMissing } from '../support/browser.js';
 import { execFileAsync } from '../support/cli.js';
+import { consoleBrowser, PHONE, screenshot, signIn } from '../support/console-page.js';
+import { png } from '../support/png.js';
 import { newAccount, startService, uploadJson, type TestAccount, type TestService } from '../support/service.js';
 
 // The owner's console (issue #13), driven in Debian's Chromium. CONSOLE_SCREENSHOTS=1
-// also writes the docs' screenshots (docs/console-*.png); without it nothing in the
-// repository is touched.
+// also writes the docs' screenshots (docs/console-*.png).
 
 const missing = chromiumMissing();
 if (missing) console.warn(missing);
-const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1';
-const DOCS = path.resolve(import.meta.dirname, '../../docs');
 
 let svc: TestService;
-let browser: BrowserSession | undefined;
+// Chromium reports every 4xx answer to fetch() as a console error ("Failed to load
+// resource"). The only ones the page causes on purpose: 401 from /console/session for
+// a signed-out visitor or a wrong token, and from the API once a session has ended.
+const browser = consoleBrowser({
+  allowed: [
+    /^console: Failed to load resource: the server responded with a status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/(console\/session|v1\/accounts\/AC[0-9a-f]{32}\/.*)\)$/,
+  ],
+});
 
 beforeAll(async () => {
   if (missing) return;
@@ -30,60 +33,11 @@ afterAll(async () => {
   await svc?.close();
 });
 
-afterEach(async () => {
-  const session = browser;
-  browser = undefined;
-  if (!session) return;
-  await session.close();
-  // Chromium reports every 4xx answer to fetch() as a console error ("Failed to load
-  // resource"). The only ones the page causes on purpose: 401 from /console/session for
-  // a signed-out visitor or a wrong token, and from the API once a session has ended.
-  const unexpected = session.problems.filter((p) => !EXPECTED_401.test(p));
-  expect(unexpected, 'errors in the page console').toEqual([]);
-});
-
-const EXPECTED_401 =
-  /^console: Failed to load resource: the server responded with a status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/(console\/session|v1\/accounts\/AC[0-9a-f]{32}\/.*)\)$/;
-
-/** A fresh browser (new profile) at the console; `width` 390 is a phone. */
-async function openConsole(viewport = { width: 1280, height: 800 }): Promise<Page> {
-  browser = await openBrowser({ viewport });
-  const page = await browser.newPage();
-  // No transitions: screenshots and state checks see the end state.
-  await page.emulateMedia({ reducedMotion: 'reduce', colorScheme: 'light' });
-  const res = await page.goto(`${svc.baseUrl}/console`);
-  expect(res?.status()).toBe(200);
-  return page;
-}
-
-async function signIn(page: Page, account: TestAccount, token = account.authToken): Promise<void> {
-  await page.getByLabel('Account SID', { exact: true }).fill(account.sid);
-  await page.getByLabel('Auth token', { exact: true }).fill(token);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
-  // The first loads have landed once the switches are enabled and the lists are shown.
-  await page.locator('#protect-message:enabled').waitFor();
-  await page.locator('#media-loading').waitFor({ state: 'hidden' });
-}
+const openConsole = (viewport?: { width: number; height: number }): Promise<Page> => browser.open(svc.baseUrl, viewport);
 
 /** Waits for a toast with this text (feedback after an action). */
 async function feedback(page: Page, text: string | RegExp): Promise<void> {
   await page.locator('.toast').filter({ hasText: text }).first().waitFor();
-}
-
-async function screenshot(page: Page, name: string, sectionId?: string): Promise<void> {
-  if (!SCREENSHOTS) return;
-  // (Browser code as strings: the tests' tsconfig has no DOM library.)
-  await page.evaluate(`document.querySelectorAll('.toast').forEach((t) => t.remove())`);
-  await page.evaluate(
-    sectionId
-      ? `document.getElementById(${JSON.stringify(sectionId)}).scrollIntoView({ behavior: 'instant', block: 'start' })`
-      : `window.scrollTo({ top: 0, behavior: 'instant' })`,
-  );
-  // The nav highlight follows on the next animation frame.
-  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
-  await mkdir(DOCS, { recursive: true });
-  await page.screenshot({ path: path.join(DOCS, `console-${name}.png`) });
 }
 
 const json = async (res: Promise<Response>): Promise<any> => (await res).json();
@@ -120,7 +74,7 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
     await page.getByLabel('Account SID', { exact: true }).waitFor();
     expect(await page.getByLabel('Auth token', { exact: true }).getAttribute('type')).toBe('password');
     expect(await page.locator('#app-view').isHidden()).toBe(true);
-    await screenshot(page, 'signed-out');
+    await screenshot(page, 'signed-out', 'top');
   });
 
   it('shows the error in words when the auth token is wrong, and stays signed out', async () => {
@@ -142,7 +96,7 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
     const account = await newAccount(svc.db, 'console protection');
     const page = await openConsole();
     await signIn(page, account);
-    const cookies = await browser!.context.cookies(svc.baseUrl);
+    const cookies = await browser.session.context.cookies(svc.baseUrl);
     expect(cookies.length).toBeGreaterThan(0);
     for (const c of cookies) {
       expect(c.httpOnly).toBe(true);
@@ -168,7 +122,7 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
     await page.getByRole('button', { name: 'Save retention', exact: true }).click();
     await feedback(page, 'Retention saved');
     expect(await json(api(account, '/settings/retention'))).toEqual({ days: 30 });
-    await screenshot(page, 'settings');
+    await screenshot(page, 'settings', 'top');
   });
 
   it('protects existing media of a kind after a confirmation that says how many will change', async () => {
@@ -323,7 +277,7 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
     await signIn(page, account);
     // What a stolen cookie and CSRF token would be: the browser's own.
     const session = await page.evaluate(async () => (await (await fetch('/console/session', { credentials: 'same-origin' })).json()) as { csrf_token: string });
-    const cookieHeader = (await browser!.context.cookies(svc.baseUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const cookieHeader = (await browser.session.context.cookies(svc.baseUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
     const withCookie = () =>
       fetch(`${svc.baseUrl}/v1/accounts/${account.sid}/settings/media-protection`, {
         headers: { Cookie: cookieHeader, 'X-CSRF-Token': session.csrf_token },
@@ -360,7 +314,7 @@ describe.skipIf(missing !== undefined)(missing ? `GET /console (skipped: ${missi
   it('is readable at phone width: nothing wider than the screen', async () => {
     const account = await newAccount(svc.db, 'console phone');
     await uploadJson(svc, account, png(40, 40), { kind: 'message', contentType: 'image/png', filename: 'a-rather-long-file-name-from-a-phone-camera.png' });
-    const page = await openConsole({ width: 390, height: 844 });
+    const page = await openConsole(PHONE);
     const overflow = () => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await signIn(page, account);
