@@ -1,6 +1,6 @@
-import type { Principal } from './credentials.js';
+import type { Principal } from './principal.js';
 import { DomainError, Forbidden, InvalidCredentials, MediaNotFound } from './errors.js';
-import type { Media } from './media.js';
+import type { Media } from './media-model.js';
 
 /**
  * Who may read a media item: the contract's decision order for the media URL, steps 2

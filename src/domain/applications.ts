@@ -11,7 +11,7 @@ import {
 } from '../db/queries/applications.js';
 import { assertRoomForOneMore } from './account-caps.js';
 import { decodePageToken, pageOf, type PageRequest } from './paging.js';
-import type { Principal } from './credentials.js';
+import type { Principal } from './principal.js';
 import { insertEvent } from '../db/queries/events.js';
 import { deleteShareLinksCreatedBy } from '../db/queries/share-links.js';
 import { validateName } from './accounts.js';

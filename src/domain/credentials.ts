@@ -9,17 +9,10 @@ import { AuthThrottle } from './auth-throttle.js';
 import { parseAuthorization, type ParsedAuthorization } from './authorization-header.js';
 import { Forbidden, InvalidCredentials, TooManyRequests } from './errors.js';
 import { isSid, normalizeApplicationId } from './ids.js';
+import type { Principal } from './principal.js';
 import { digestsEqual, hashSecret } from './secrets.js';
 
-export type CredentialType = 'auth_token' | 'api_key' | 'application';
-
-/** Who a request is authenticated as. */
-export interface Principal {
-  accountSid: string;
-  type: CredentialType;
-  /** the account sid (auth token), key sid (API key) or application id (JWT); never a secret */
-  credentialSid: string;
-}
+export type { CredentialType, Principal } from './principal.js';
 
 export interface Authenticator {
   /**

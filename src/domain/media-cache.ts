@@ -1,4 +1,4 @@
-import type { Media } from './media.js';
+import type { Media } from './media-model.js';
 import { retentionEnd, TrustedCache } from './trusted-cache.js';
 
 /** Media kept briefly in memory for the redirect's hot path (see TrustedCache). */

@@ -11,12 +11,13 @@ import { objectKeyFor } from '../storage/object-key.js';
 import type { SignedMethod, Store } from '../storage/store.js';
 import { enforce, refusalOfMedia } from './access.js';
 import { contentDispositionFor } from './content-disposition.js';
-import type { Principal } from './credentials.js';
+import type { Principal } from './principal.js';
 import { InvalidRequest, MediaNotFound, NotFound } from './errors.js';
 import { isSid, newSid } from './ids.js';
 import { decodePageToken, pageOf } from './paging.js';
 import { commitWithInvalidation, type LocalInvalidation } from './invalidation.js';
 import type { MediaCache } from './media-cache.js';
+import { mediaFromRow, type Media } from './media-model.js';
 import { isMediaKind, MEDIA_KINDS, type MediaKind } from './media-kinds.js';
 import { isDisplaySafe } from './printable.js';
 import type { ServedObject } from './served-object.js';
@@ -24,39 +25,7 @@ import type { SignedUrlCache } from './signed-url-cache.js';
 
 export type { SignedMethod };
 
-/** A media item, as the domain speaks of it (rows stay in db/). */
-export interface Media {
-  sid: string;
-  accountSid: string;
-  kind: MediaKind;
-  contentType: string;
-  sizeBytes: number;
-  /** hex; null for a direct upload completed without one (the service never saw its bytes) */
-  sha256: string | null;
-  filename: string | null;
-  objectKey: string;
-  /** its kind's protection when it was created, or protect-existing since */
-  requiresAuth: boolean;
-  /** set: only this application's JWTs (besides the account's token and keys) reach it */
-  applicationId: string | null;
-  createdAt: Date;
-}
-
-export function mediaFromRow(row: MediaRow): Media {
-  return {
-    sid: row.sid,
-    accountSid: row.account_sid,
-    kind: row.kind as MediaKind, // the column's CHECK holds the same list
-    contentType: row.content_type,
-    sizeBytes: row.size_bytes,
-    sha256: row.sha256,
-    filename: row.filename,
-    objectKey: row.object_key,
-    requiresAuth: row.requires_auth,
-    applicationId: row.application_id,
-    createdAt: row.created_at,
-  };
-}
+export { mediaFromRow, type Media } from './media-model.js';
 
 export interface MediaDeps {
   db: Db;

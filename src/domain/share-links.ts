@@ -16,7 +16,7 @@ import type { SignedMethod, Store } from '../storage/store.js';
 import { enforce, refusalOfMedia } from './access.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { contentDispositionFor } from './content-disposition.js';
-import type { Principal } from './credentials.js';
+import type { Principal } from './principal.js';
 import { InvalidRequest, MediaNotFound, NotFound, TooManyRequests } from './errors.js';
 import { isSid, newSid, newUrlToken } from './ids.js';
 import { commitWithInvalidation, type LocalInvalidation } from './invalidation.js';

@@ -6,7 +6,7 @@ import { insertUpload, lockUpload, markUploadCompleted, type UploadRow } from '.
 import { objectKeyFor } from '../storage/object-key.js';
 import type { ObjectFacts, Store } from '../storage/store.js';
 import { checkUploadApplication } from './applications.js';
-import type { Principal } from './credentials.js';
+import type { Principal } from './principal.js';
 import { Conflict, Forbidden, InvalidRequest, MediaNotFound, NotFound } from './errors.js';
 import { isSid, newSid } from './ids.js';
 import { mediaFromRow, parseContentType, parseFilename, parseKind, type Media } from './media.js';
