@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { createShareLink, deleteShareLink, listShareLinks, type ShareLink } from '../../domain/share-links.js';
 import { principalOf } from '../auth.js';
@@ -25,6 +26,18 @@ function shareLinkJson(publicBaseUrl: string, l: ShareLink, token?: string) {
 
 const listQuery = z.object(pagingQuery);
 const listNotes = pagingNotes('links');
+
+/** A page of one media's links (the path names it) or of the account's. */
+async function linkPage(ctx: Context, deps: ApiDeps, params: Record<string, string>, q: z.infer<typeof listQuery>) {
+  const { links, nextPageToken } = await listShareLinks(deps.shareLinks, {
+    accountSid: params.accountSid!,
+    mediaSid: params.mediaSid,
+    principal: principalOf(ctx)!,
+    pageSize: q.page_size,
+    pageToken: q.page_token,
+  });
+  return { share_links: links.map((l) => shareLinkJson(deps.publicBaseUrl, l)), next_page_token: nextPageToken };
+}
 
 /** Share links: any credential of the account that may read the media (an application: media it may read). */
 export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlTtlSeconds: number }) => {
@@ -74,15 +87,7 @@ export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlT
       answers: { 200: { description: 'A page of live links (without their URLs).', schema: 'ShareLinkList' } },
       errors: ['invalid_request', 'not_found'],
       async handle(ctx, { params, query }, deps: ApiDeps) {
-        const q = query();
-        const { links, nextPageToken } = await listShareLinks(deps.shareLinks, {
-          accountSid: params.accountSid!,
-          mediaSid: params.mediaSid!,
-          principal: principalOf(ctx)!,
-          pageSize: q.page_size,
-          pageToken: q.page_token,
-        });
-        ctx.body = { share_links: links.map((l) => shareLinkJson(deps.publicBaseUrl, l)), next_page_token: nextPageToken };
+        ctx.body = await linkPage(ctx, deps, params, query());
       },
     }),
     route({
@@ -98,15 +103,7 @@ export const shareLinkRoutes = (limits: { shareLinkMaxSeconds: number; shareUrlT
       answers: { 200: { description: 'A page of links (without their URLs).', schema: 'ShareLinkList' } },
       errors: ['invalid_request'],
       async handle(ctx, { params, query }, deps: ApiDeps) {
-        const q = query();
-        const { links, nextPageToken } = await listShareLinks(deps.shareLinks, {
-          accountSid: params.accountSid!,
-          mediaSid: undefined,
-          principal: principalOf(ctx)!,
-          pageSize: q.page_size,
-          pageToken: q.page_token,
-        });
-        ctx.body = { share_links: links.map((l) => shareLinkJson(deps.publicBaseUrl, l)), next_page_token: nextPageToken };
+        ctx.body = await linkPage(ctx, deps, params, query());
       },
     }),
     route({
