@@ -2,6 +2,7 @@
 
 import { api } from './api.js';
 import { formatFullDate, formatRelative } from './format.js';
+import { pagedList } from './paged-list.js';
 import { byId, confirmAction, h, reportError, toast, withBusy } from './ui.js';
 
 /** @typedef {import('./api.js').Schemas['Application']} Application */
@@ -12,7 +13,18 @@ const PAGE_SIZE = 50;
 /** @type {() => void} */
 let changed = () => {};
 
-const state = { nextToken: /** @type {string | null} */ (null), shown: 0, seq: 0 };
+const list = pagedList({
+  fetchPage: async (pageToken) => {
+    const res = await api('GET', '/applications', { query: { page_size: PAGE_SIZE, page_token: pageToken } });
+    return { items: res.applications, next: res.next_page_token ?? null };
+  },
+  rows: 'application-rows',
+  render: renderApplication,
+  prefix: 'applications',
+  noun: 'applications',
+  what: 'applications',
+  pageSize: PAGE_SIZE,
+});
 
 /** @param {{onChange: () => void}} hooks */
 export function mountApplications(hooks) {
@@ -22,57 +34,16 @@ export function mountApplications(hooks) {
     e.preventDefault();
     registerApplication(form, form.querySelector('button[type=submit]'));
   });
-  byId('applications-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadMoreApplications()));
+  byId('applications-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => list.more()));
 }
 
 export function resetApplications() {
-  state.seq += 1;
-  state.nextToken = null;
-  state.shown = 0;
-  byId('application-rows').replaceChildren();
-  byId('applications-empty').hidden = true;
-  byId('applications-more').hidden = true;
-  byId('applications-info').textContent = '';
+  list.reset();
   byId('application-form', HTMLFormElement).reset();
 }
 
 /** Loads the newest page again (after any change the page made). */
-export async function loadApplications() {
-  const seq = ++state.seq;
-  try {
-    const res = await api('GET', '/applications', { query: { page_size: PAGE_SIZE } });
-    if (seq !== state.seq) return;
-    byId('application-rows').replaceChildren(...res.applications.map(renderApplication));
-    state.shown = res.applications.length;
-    state.nextToken = res.next_page_token ?? null;
-    showPaging();
-  } catch (err) {
-    if (seq === state.seq) reportError(err, 'Could not load the applications');
-  }
-}
-
-/** The next page, below those shown (GET …/applications is paged, newest first). */
-async function loadMoreApplications() {
-  const token = state.nextToken;
-  if (!token) return;
-  const seq = state.seq;
-  try {
-    const res = await api('GET', '/applications', { query: { page_size: PAGE_SIZE, page_token: token } });
-    if (seq !== state.seq) return;
-    byId('application-rows').append(...res.applications.map(renderApplication));
-    state.shown += res.applications.length;
-    state.nextToken = res.next_page_token ?? null;
-    showPaging();
-  } catch (err) {
-    reportError(err, 'Could not load more applications');
-  }
-}
-
-function showPaging() {
-  byId('applications-empty').hidden = state.shown > 0 || state.nextToken !== null;
-  byId('applications-more').hidden = !state.nextToken;
-  byId('applications-info').textContent = state.nextToken ? `The newest ${state.shown} applications` : state.shown > PAGE_SIZE ? `${state.shown} applications` : '';
-}
+export const loadApplications = () => list.reload();
 
 /** @param {Application} a */
 function renderApplication(a) {
@@ -137,11 +108,7 @@ async function deleteApplication(app, button) {
       await api('DELETE', '/applications/{ApplicationId}', { path: { ApplicationId: app.application_id } });
       toast(`Application “${app.name}” deleted.`);
       changed();
-      // Only its row goes: the pages already loaded below it stay.
-      byId('application-rows').querySelector(`tr[data-id="${CSS.escape(app.application_id)}"]`)?.remove();
-      state.shown = Math.max(0, state.shown - 1);
-      if (state.shown === 0 && state.nextToken) await loadApplications();
-      else showPaging();
+      await list.removeRow(`tr[data-id="${CSS.escape(app.application_id)}"]`);
     } catch (err) {
       reportError(err, 'Could not delete the application');
     }

@@ -2,6 +2,7 @@
 
 import { api } from './api.js';
 import { formatDate, formatFullDate, formatRelative } from './format.js';
+import { pagedList } from './paged-list.js';
 import { byId, confirmAction, h, reportError, toast, withBusy } from './ui.js';
 
 /** @typedef {import('./api.js').Schemas['ApiKey']} ApiKey */
@@ -16,7 +17,18 @@ const TOKEN_LOOKBACK_PAGES = 5;
 /** @type {() => void} */
 let changed = () => {};
 
-const keys = { nextToken: /** @type {string | null} */ (null), shown: 0, seq: 0 };
+const keys = pagedList({
+  fetchPage: async (pageToken) => {
+    const res = await api('GET', '/keys', { query: { page_size: KEYS_PAGE_SIZE, page_token: pageToken } });
+    return { items: res.keys, next: res.next_page_token ?? null };
+  },
+  rows: 'key-rows',
+  render: renderKey,
+  prefix: 'keys',
+  noun: 'keys',
+  what: 'API keys',
+  pageSize: KEYS_PAGE_SIZE,
+});
 
 /**
  * Whether the account has a secondary token, as far as the page knows: the API does not
@@ -36,7 +48,7 @@ export function mountCredentials(hooks) {
   });
   byId('key-reveal-done').addEventListener('click', () => hideReveal('key-reveal', ['key-reveal-sid', 'key-reveal-secret']));
   byId('token-reveal-done').addEventListener('click', () => hideReveal('token-reveal', ['token-reveal-value']));
-  byId('keys-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadMoreKeys()));
+  byId('keys-more').addEventListener('click', (e) => withBusy(e.currentTarget, () => keys.more()));
   byId('token-create').addEventListener('click', (e) => createSecondary(e.currentTarget));
   byId('token-promote').addEventListener('click', (e) => promoteSecondary(e.currentTarget));
   byId('token-delete').addEventListener('click', (e) => deleteSecondary(e.currentTarget));
@@ -45,13 +57,7 @@ export function mountCredentials(hooks) {
 export function resetCredentials() {
   hideReveal('key-reveal', ['key-reveal-sid', 'key-reveal-secret']);
   hideReveal('token-reveal', ['token-reveal-value']);
-  keys.seq += 1;
-  keys.nextToken = null;
-  keys.shown = 0;
-  byId('key-rows').replaceChildren();
-  byId('keys-empty').hidden = true;
-  byId('keys-more').hidden = true;
-  byId('keys-info').textContent = '';
+  keys.reset();
   tokenSeq += 1;
   setSecondary('unknown', '');
   byId('key-name', HTMLInputElement).value = '';
@@ -68,42 +74,7 @@ function hideReveal(panelId, valueIds) {
 }
 
 /** Loads the newest page of keys again (after any change the page made). */
-export async function loadKeys() {
-  const seq = ++keys.seq;
-  try {
-    const res = await api('GET', '/keys', { query: { page_size: KEYS_PAGE_SIZE } });
-    if (seq !== keys.seq) return;
-    byId('key-rows').replaceChildren(...res.keys.map(renderKey));
-    keys.shown = res.keys.length;
-    keys.nextToken = res.next_page_token ?? null;
-    showKeysPaging();
-  } catch (err) {
-    if (seq === keys.seq) reportError(err, 'Could not load the API keys');
-  }
-}
-
-/** The next page, below those shown (GET …/keys is paged, newest first). */
-async function loadMoreKeys() {
-  const token = keys.nextToken;
-  if (!token) return;
-  const seq = keys.seq;
-  try {
-    const res = await api('GET', '/keys', { query: { page_size: KEYS_PAGE_SIZE, page_token: token } });
-    if (seq !== keys.seq) return;
-    byId('key-rows').append(...res.keys.map(renderKey));
-    keys.shown += res.keys.length;
-    keys.nextToken = res.next_page_token ?? null;
-    showKeysPaging();
-  } catch (err) {
-    reportError(err, 'Could not load more API keys');
-  }
-}
-
-function showKeysPaging() {
-  byId('keys-empty').hidden = keys.shown > 0 || keys.nextToken !== null;
-  byId('keys-more').hidden = !keys.nextToken;
-  byId('keys-info').textContent = keys.nextToken ? `The newest ${keys.shown} keys` : keys.shown > KEYS_PAGE_SIZE ? `${keys.shown} keys` : '';
-}
+export const loadKeys = () => keys.reload();
 
 /** @param {ApiKey} k */
 function renderKey(k) {
@@ -161,11 +132,7 @@ async function deleteKey(key, button) {
       await api('DELETE', '/keys/{KeySid}', { path: { KeySid: key.sid } });
       toast(`Key “${key.name}” deleted.`);
       changed();
-      // Only its row goes: the pages already loaded below it stay.
-      byId('key-rows').querySelector(`tr[data-sid="${CSS.escape(key.sid)}"]`)?.remove();
-      keys.shown = Math.max(0, keys.shown - 1);
-      if (keys.shown === 0 && keys.nextToken) await loadKeys();
-      else showKeysPaging();
+      await keys.removeRow(`tr[data-sid="${CSS.escape(key.sid)}"]`);
     } catch (err) {
       reportError(err, 'Could not delete the key');
     }
