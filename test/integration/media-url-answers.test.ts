@@ -4,6 +4,7 @@
 // media-url.test.ts's decision-order suite; a 100 MiB object through a real process is
 // test/soak/proxy-big-object.test.ts.
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestClock } from '../support/clock.js';
 import { expectError } from '../support/http.js';
@@ -248,6 +249,25 @@ describe.each(['s3', 'local'] as const)('media URL answers, %s store', (storeKin
       const open = await getMediaUrl(protectedMedia.url, { headers: { ...auth(), Range: 'bytes=4990-' } });
       expect(open.status).toBe(206);
       expect(Buffer.from(await open.arrayBuffer()).equals(protectedBytes.subarray(4990))).toBe(true);
+    });
+
+    it('answers bytes=0-0 with the first byte and nothing after it (s3rver sends the whole object: the service cuts it)', async () => {
+      const res = await getMediaUrl(protectedMedia.url, { headers: { ...auth(), Range: 'bytes=0-0' } });
+      expect(res.status).toBe(206);
+      expect(res.headers.get('content-range')).toBe(`bytes 0-0/${protectedBytes.length}`);
+      expect(res.headers.get('content-length')).toBe('1');
+      expect(Buffer.from(await res.arrayBuffer()).equals(protectedBytes.subarray(0, 1))).toBe(true);
+      // On the wire: fetch stops at Content-Length, so read everything the service sends
+      // until it closes; bytes past the promised one would be taken as the next answer.
+      const url = new URL(protectedMedia.url);
+      const socket = connect(Number(url.port), url.hostname);
+      socket.write(
+        `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ${owner.basic}\r\nRange: bytes=0-0\r\nConnection: close\r\n\r\n`,
+      );
+      const wire = Buffer.concat(await socket.toArray());
+      const bodyStart = wire.indexOf('\r\n\r\n') + 4;
+      expect(wire.subarray(0, bodyStart).toString()).toMatch(/^HTTP\/1\.1 206 /);
+      expect(wire.subarray(bodyStart).equals(protectedBytes.subarray(0, 1))).toBe(true);
     });
 
     it('answers 416 with Content-Range bytes */size for a range past the end', async () => {
