@@ -16,6 +16,8 @@ export interface Metrics {
   authFailures: Counter<'reason'>;
   /** requests that failed because a dependency did (answered 503) */
   dependencyErrors: Counter<'dependency'>;
+  /** store URLs signed, by cache (media, share) and source (a request waited, or the refresh ahead) */
+  urlSignatures: Counter<'cache' | 'source'>;
 }
 
 /** A registry per app (not prom-client's global one), so tests can run several apps. */
@@ -60,6 +62,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'mediagate_dependency_errors_total',
       help: 'Requests answered 503 because a dependency failed: database or object_store',
       labelNames: ['dependency'],
+      registers,
+    }),
+    urlSignatures: new Counter({
+      name: 'mediagate_url_signatures_total',
+      help: 'Store URLs signed for redirects, by cache (media, share) and source: request (a request waited for it), refresh (signed again before its reuse window ended, off the request), refresh_failed',
+      labelNames: ['cache', 'source'],
       registers,
     }),
   };

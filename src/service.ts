@@ -194,6 +194,8 @@ export interface Service {
   feed: InvalidationFeed;
   readiness: ReadinessProbe;
   migrations: MigrationFile[];
+  /** the signed-URL caches of media URLs and share links (undefined with caches: false) */
+  urlCaches: { media: SignedUrlCache | undefined; share: SignedUrlCache | undefined };
   /** listens on config.host:config.port; resolves with the port (config.port may be 0) */
   listen(): Promise<number>;
   /**
@@ -245,8 +247,27 @@ export async function buildService(config: Config, log: Logger, options: Service
   const cacheOptions = { clock, max: limits.cacheEntries, ttlMillis: limits.cacheSeconds * 1000 };
   const mediaCache = new MediaCache(cacheOptions);
   const shareLinkCache = new ShareLinkCache(cacheOptions);
+  // Signed URLs in use are signed again before their reuse window ends, off the request
+  // (docs/performance.md); invalidations below drop or disarm them.
+  const urlCacheOf = (cache: 'media' | 'share', ttlSeconds: number) =>
+    new SignedUrlCache({
+      ttlSeconds,
+      reuseSeconds: limits.signedUrlReuseSeconds,
+      max: limits.cacheEntries,
+      refresh: { clock, scheduler },
+      onSignature: (source) => metrics.urlSignatures.inc({ cache, source }),
+    });
+  const caches = options.caches ?? true;
+  const urlCache = caches ? urlCacheOf('media', config.mediaUrlTtlSeconds) : undefined;
+  const shareUrlCache = caches ? urlCacheOf('share', config.shareUrlTtlSeconds) : undefined;
   const invalidate: LocalInvalidation = (invalidation) => {
     const { accountSid } = invalidation;
+    // Signed URLs: a deleted media's are dropped; any other change to the account stops
+    // their refresh until a request, decided on fresh rows, reuses them.
+    for (const cache of [urlCache, shareUrlCache]) {
+      if (invalidation.kind === 'media' && invalidation.mediaSid) cache?.dropMedia(accountSid, invalidation.mediaSid);
+      else cache?.disarmAccount(accountSid);
+    }
     if (invalidation.kind === 'credentials') {
       authenticator.invalidateAccount(accountSid);
       shareLinkCache.invalidateAccount(accountSid); // a deleted key's or application's links
@@ -270,6 +291,8 @@ export async function buildService(config: Config, log: Logger, options: Service
     authenticator.setCacheTrusted(trusted);
     mediaCache.setTrusted(trusted);
     shareLinkCache.setTrusted(trusted);
+    urlCache?.setTrusted(trusted);
+    shareUrlCache?.setTrusted(trusted);
     metrics.invalidationFeedUp.set(trusted ? 1 : 0);
   };
   trustCaches(false);
@@ -311,7 +334,6 @@ export async function buildService(config: Config, log: Logger, options: Service
     },
   });
 
-  const caches = options.caches ?? true;
   const app = createApp({
     config,
     db: resources.db,
@@ -324,13 +346,9 @@ export async function buildService(config: Config, log: Logger, options: Service
     clock,
     scheduler,
     mediaCache: caches ? mediaCache : undefined,
-    urlCache: caches
-      ? new SignedUrlCache({ ttlSeconds: config.mediaUrlTtlSeconds, reuseSeconds: limits.signedUrlReuseSeconds, max: limits.cacheEntries })
-      : undefined,
+    urlCache,
     shareLinkCache: caches ? shareLinkCache : undefined,
-    shareUrlCache: caches
-      ? new SignedUrlCache({ ttlSeconds: config.shareUrlTtlSeconds, reuseSeconds: limits.signedUrlReuseSeconds, max: limits.cacheEntries })
-      : undefined,
+    shareUrlCache,
     shareLinkUses,
     throttle,
     invalidate,
@@ -342,6 +360,8 @@ export async function buildService(config: Config, log: Logger, options: Service
   const closeAll = async (waitForJobsMillis: number) => {
     await jobs?.stop(waitForJobsMillis);
     await shareLinkUses.stop();
+    urlCache?.stop();
+    shareUrlCache?.stop();
     await feed.close();
     await resources.close();
   };
@@ -376,6 +396,7 @@ export async function buildService(config: Config, log: Logger, options: Service
     feed,
     readiness,
     migrations,
+    urlCaches: { media: urlCache, share: shareUrlCache },
     async listen() {
       // Ready when listening, in the common case: LISTEN connects within milliseconds of
       // the migration. Not waited for beyond a few seconds: /readyz then says why.

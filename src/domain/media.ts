@@ -201,7 +201,7 @@ export async function signMediaUrl(deps: MediaDeps, media: Media, request: UrlRe
   // outlive what was asked.
   const signed =
     deps.urlCache && request.ttlSeconds === undefined
-      ? await deps.urlCache.get(urlCacheKey(media, request.method, contentDisposition), deps.clock(), sign)
+      ? await deps.urlCache.get(urlCacheKey(media, request.method, contentDisposition), deps.clock(), sign, { accountSid: media.accountSid, mediaSid: media.sid })
       : await sign(deps.clock());
   return { url: signed.url, method: request.method, expiresAt: expiryOf(signed.signedAt, ttlSeconds) };
 }

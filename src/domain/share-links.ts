@@ -262,7 +262,8 @@ export async function signShareUrl(deps: ShareLinkDeps, live: LiveShareLink, met
     signedAt,
     url: await deps.store.signUrl({ key: live.media.objectKey, method, contentType: live.media.contentType, contentDisposition, signedAt, ttlSeconds: deps.urlTtlSeconds }),
   });
-  const signed = deps.urlCache ? await deps.urlCache.get(shareUrlKey(live, method), deps.clock(), sign) : await sign(deps.clock());
+  const owner = { accountSid: live.media.accountSid, mediaSid: live.media.sid };
+  const signed = deps.urlCache ? await deps.urlCache.get(shareUrlKey(live, method), deps.clock(), sign, owner) : await sign(deps.clock());
   return { url: signed.url, method, expiresAt: new Date((Math.floor(signed.signedAt.getTime() / 1000) + deps.urlTtlSeconds) * 1000) };
 }
 
