@@ -43,7 +43,7 @@ describe.skipIf(!('tag' in release))(`upgrade from ${tag} to this checkout`, () 
 
   beforeAll(async () => {
     const started = Date.now();
-    built = await buildRelease(ROOT, tag);
+    built = await buildRelease(ROOT, tag, 'commit' in release ? release.commit : tag);
     console.log(`upgrade test: ${tag} built in ${((Date.now() - started) / 1000).toFixed(1)} s (node_modules ${built.dependencies})`);
   }, 240_000);
 

@@ -37,14 +37,42 @@ export function findPreviousRelease(root: string): PreviousRelease {
   if (tag && !process.env.UPGRADE_FROM && git(root, ['rev-parse', `${tag}^{commit}`]) === head) {
     tag = describe(`${tag}^`);
   }
+  // A clone made without its tags (CI's, often) still has the history: the CHANGELOG names
+  // each release's commit, and the newest one behind HEAD is the previous release.
   if (!tag) {
-    return { reason: 'no release tag (v*) before HEAD: a shallow clone, or tags not fetched (git fetch --tags)' };
+    const fromChangelog = releaseInChangelog(root, head, (rev) => {
+      try {
+        git(root, ['merge-base', '--is-ancestor', rev, head]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (fromChangelog) return fromChangelog;
+    return { reason: 'no release tag (v*) before HEAD, and no release commit of CHANGELOG.md in this history: a shallow clone?' };
   }
   try {
     return { tag, commit: git(root, ['rev-parse', `${tag}^{commit}`]) };
   } catch {
     return { reason: `UPGRADE_FROM=${tag} names no commit` };
   }
+}
+
+/** The newest release of CHANGELOG.md ("git tag `vX.Y.Z`, commit `abc1234`") whose commit is behind HEAD. */
+function releaseInChangelog(root: string, head: string, isBehindHead: (rev: string) => boolean): PreviousRelease | undefined {
+  const changelog = path.join(root, 'CHANGELOG.md');
+  if (!existsSync(changelog)) return undefined;
+  for (const m of readFileSync(changelog, 'utf8').matchAll(/git tag `(v[0-9.]+)`, commit `([0-9a-f]{7,40})`/g)) {
+    const [, tag, short] = m as unknown as [string, string, string];
+    let commit: string;
+    try {
+      commit = git(root, ['rev-parse', '--verify', '--quiet', `${short}^{commit}`]);
+    } catch {
+      continue;
+    }
+    if (commit !== head && isBehindHead(commit)) return { tag, commit };
+  }
+  return undefined;
 }
 
 export interface BuiltRelease {
@@ -62,11 +90,11 @@ export interface BuiltRelease {
  * builds with is installed there at the version its lock file names; otherwise
  * `npm ci --prefer-offline` (from npm's cache where it can).
  */
-export async function buildRelease(root: string, tag: string): Promise<BuiltRelease> {
+export async function buildRelease(root: string, tag: string, rev: string = tag): Promise<BuiltRelease> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mg-release-'));
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
-    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', root, tag, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', root, rev, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
     const mismatches = dependencyMismatches(root, dir);
     let dependencies: BuiltRelease['dependencies'];
     if (mismatches.length === 0) {
