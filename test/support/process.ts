@@ -3,6 +3,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { inject } from 'vitest';
 import { findFreePort } from '../../src/db/embedded.js';
 import { BIN } from './cli.js';
@@ -43,7 +44,7 @@ export async function spawnServe(
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += c));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = exitedWithOutput(child);
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (c) => {
       stderr += c;
@@ -72,6 +73,24 @@ export function sharedStoresEnv(): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
   };
+}
+
+/**
+ * The exit status, once the output is read too: 'exit' can come before the last lines
+ * in the pipe (workers share it, and write theirs at their own exit). A reader that
+ * stopped reading gets the status after 2 s anyway.
+ */
+function exitedWithOutput(child: ChildProcess): Promise<number | null> {
+  const ended = (stream: Readable | null) => (stream && !stream.readableEnded ? new Promise<void>((done) => stream.once('end', done)) : undefined);
+  return new Promise((resolve) => {
+    child.once('exit', (code) => {
+      const timer = setTimeout(() => resolve(code), 2000);
+      void Promise.all([ended(child.stdout), ended(child.stderr)]).then(() => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  });
 }
 
 /** SIGTERM unless it has exited already; resolves once it has. */
