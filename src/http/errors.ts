@@ -151,14 +151,6 @@ export function answerError(ctx: Context, caught: unknown, deps: ErrorAnswerDeps
   ctx.state.errorCode = body.error.code;
 }
 
-/** The contract's JSON body on an answer that has a status and no body yet (a bodiless 404, 405). */
-export function answerWithoutBody(ctx: Context, status: number, message?: string): void {
-  ctx.status = status;
-  const body = errorBody(status, undefined, message);
-  if (ctx.method !== 'HEAD') ctx.body = body;
-  ctx.state.errorCode = body.error.code;
-}
-
 /** Node destroys a request whose client closed mid-body with an 'aborted' ECONNRESET. */
 function clientWentAway(ctx: Context): boolean {
   return (ctx.req.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET';
