@@ -1,11 +1,11 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -29,7 +29,11 @@ export interface S3StoreOptions {
   readTimeouts?: { connectMillis: number; idleMillis: number } | undefined;
 }
 
-const UNHOISTED = new Set(['x-amz-content-sha256']);
+const UNSIGNED = new Set(['x-amz-content-sha256']);
+const UNHOISTED = new Set(['x-amz-content-sha256', 'x-amz-checksum-mode']);
+// A HEAD asks for the object's checksum (S3 answers it only when asked, in a header that
+// must then be signed: S3 refuses a presigned request carrying unsigned x-amz-* headers).
+const HEADERS_SIGNED_FOR: Record<string, Record<string, string>> = { HEAD: { 'x-amz-checksum-mode': 'ENABLED' } };
 // A direct upload's checksum header stays a header the client sends (S3 checks the bytes against it).
 const UPLOAD_UNHOISTED = new Set(['x-amz-content-sha256', 'x-amz-checksum-sha256']);
 const UPLOAD_SIGNED = new Set(['content-type', 'content-length', 'x-amz-checksum-sha256']);
@@ -85,19 +89,19 @@ export function createS3Store(options: S3StoreOptions): Store {
   /** A query-signed request's path and query (`/bucket/key?X-Amz-...`): no call to S3, ~22 µs. */
   async function presignedTarget(method: string, key: string, query: Record<string, string>, ttlSeconds: number, signedAt: Date): Promise<string> {
     const signed = await presigner.presign(
-      { method, protocol: origin.protocol, hostname: origin.hostname, port: origin.port, path: `${origin.basePath}/${encodeKey(key)}`, query, headers: { host } },
+      { method, protocol: origin.protocol, hostname: origin.hostname, port: origin.port, path: `${origin.basePath}/${encodeKey(key)}`, query, headers: { host, ...HEADERS_SIGNED_FOR[method] } },
       {
         expiresIn: ttlSeconds,
         signingDate: signedAt,
         // S3 takes query-signed requests as UNSIGNED-PAYLOAD anyway; keeping the header
         // out of the query gives the canonical URL of AWS's published SigV4 examples.
         unhoistableHeaders: UNHOISTED,
-        unsignableHeaders: UNHOISTED,
+        unsignableHeaders: UNSIGNED,
       },
     );
     return `${signed.path}?${formatQuery(signed.query ?? {})}`;
   }
-  const reader = presignedReader(origin, host, options.readTimeouts ?? READ_TIMEOUTS, (key) => presignedTarget('GET', key, {}, READ_URL_TTL_SECONDS, new Date()));
+  const reader = presignedReader(origin, host, options.readTimeouts ?? READ_TIMEOUTS, (method, key) => presignedTarget(method, key, {}, READ_URL_TTL_SECONDS, new Date()));
 
   return {
     description: `S3 bucket ${bucket} at ${options.endpoint ?? `AWS ${options.region}`}`,
@@ -213,24 +217,12 @@ export function createS3Store(options: S3StoreOptions): Store {
           headers: { host, ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) },
         },
         // (The presigner leaves Content-Type unsigned unless told: a browser's PUT may set its own.)
-        { expiresIn: request.ttlSeconds, signingDate: request.signedAt, unhoistableHeaders: UPLOAD_UNHOISTED, unsignableHeaders: UNHOISTED, signableHeaders: UPLOAD_SIGNED },
+        { expiresIn: request.ttlSeconds, signingDate: request.signedAt, unhoistableHeaders: UPLOAD_UNHOISTED, unsignableHeaders: UNSIGNED, signableHeaders: UPLOAD_SIGNED },
       );
       return { url: `${origin.protocol}//${host}${signed.path}?${formatQuery(signed.query ?? {})}`, headers };
     },
 
-    async stat(key: string): Promise<ObjectFacts | undefined> {
-      try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
-        return {
-          sizeBytes: head.ContentLength ?? 0,
-          contentType: head.ContentType,
-          sha256: head.ChecksumSHA256 ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined,
-        };
-      } catch (err) {
-        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
-        throw storeError(err);
-      }
-    },
+    stat: (key) => reader.stat(key),
 
     async check(): Promise<void> {
       try {
@@ -247,9 +239,10 @@ export function createS3Store(options: S3StoreOptions): Store {
   };
 }
 
-/** Reads objects for MEDIA_DELIVERY=proxy: `read` of Store, plus `close`. */
+/** Reads objects (MEDIA_DELIVERY=proxy) and their facts (a direct upload's completion): `read` and `stat` of Store, plus `close`. */
 interface PresignedReader {
   read(key: string, range?: ByteRange): Promise<Readable | undefined>;
+  stat(key: string): Promise<ObjectFacts | undefined>;
   close(): void;
 }
 
@@ -257,7 +250,8 @@ interface PresignedReader {
  * Proxied reads as a presigned GET over node:http(s), not the SDK's GetObjectCommand, whose
  * middleware stack (endpoint rules, schema, SigV4, retries) cost more CPU than the rest of
  * the request: a proxied 10 KB object took 1.2–1.6 ms of the service's CPU with it,
- * 0.5–0.9 ms this way (docs/performance.md). Presigning a request we prepare costs ~22 µs.
+ * 0.5–0.9 ms this way (docs/performance.md); and a direct upload's check of the stored
+ * object as a presigned HEAD for the same reason. Presigning a request we prepare costs ~22 µs.
  * The signature is in the query alone (no Authorization header: S3 answers a request
  * carrying both 400), and the URL is never logged nor put into an error: each failure is
  * named by S3's Code and Message or by the socket's error code.
@@ -266,19 +260,19 @@ function presignedReader(
   origin: Origin,
   host: string,
   timeouts: { connectMillis: number; idleMillis: number },
-  presignedGet: (key: string) => Promise<string>,
+  presigned: (method: 'GET' | 'HEAD', key: string) => Promise<string>,
 ): PresignedReader {
   const https = origin.protocol === 'https:';
   const agentOptions = { keepAlive: true, maxSockets: READ_MAX_SOCKETS, timeout: READ_FREE_SOCKET_MILLIS };
   const agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   const request = https ? httpsRequest : httpRequest;
 
-  /** One GET, resolved with S3's answer (any status) once its headers arrive. */
-  function send(target: string, range: ByteRange | undefined): Promise<IncomingMessage> {
+  /** One GET or HEAD, resolved with S3's answer (any status) once its headers arrive. */
+  function send(method: 'GET' | 'HEAD', target: string, range: ByteRange | undefined): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const headers: OutgoingHttpHeaders = { host };
+      const headers: OutgoingHttpHeaders = { host, ...HEADERS_SIGNED_FOR[method] };
       if (range) headers.range = `bytes=${range.start}-${range.end}`;
-      const req = request({ agent, method: 'GET', hostname: origin.hostname, port: origin.port, path: target, headers });
+      const req = request({ agent, method, hostname: origin.hostname, port: origin.port, path: target, headers });
       // Kept for the request's whole life: a socket error after the answer arrived is
       // the answer stream's error too (whoever reads it hears it), and must not go unhandled here.
       req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
@@ -299,30 +293,52 @@ function presignedReader(
     });
   }
 
+  /**
+   * S3's answer of 200 or 206, undefined for a missing object, or StoreUnavailable. A HEAD's
+   * answer has no body to name its error: a 404 is a missing object then, as for the SDK.
+   */
+  async function answer(method: 'GET' | 'HEAD', key: string, range?: ByteRange): Promise<IncomingMessage | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      let res: IncomingMessage;
+      try {
+        res = await send(method, await presigned(method, key), range);
+      } catch (err) {
+        const e = err as Error & { code?: string; reusedSocket?: boolean };
+        // A pooled connection the store had closed as it was reused: the request never reached it.
+        if (attempt === 1 && e.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) continue;
+        throw storeError({ name: e.code ?? e.name, message: e.message });
+      }
+      const status = res.statusCode ?? 0;
+      if (status === 200 || status === 206) return res;
+      const { code, message } = await errorAnswer(res);
+      // The object is gone; a missing bucket is the operator's to fix (503, /readyz names it).
+      if (status === 404 && code !== 'NoSuchBucket') return undefined;
+      // S3 asks for a retry of a 500 or 503 (SlowDown); the SDK made one, so does this.
+      if (attempt === 1 && (status === 500 || status === 503)) {
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
+        continue;
+      }
+      throw storeError({ Code: code, name: res.statusMessage, message, $metadata: { httpStatusCode: status } });
+    }
+  }
+
   return {
     async read(key, range) {
-      for (let attempt = 1; ; attempt++) {
-        let res: IncomingMessage;
-        try {
-          res = await send(await presignedGet(key), range);
-        } catch (err) {
-          const e = err as Error & { code?: string; reusedSocket?: boolean };
-          // A pooled connection the store had closed as it was reused: the GET never reached it.
-          if (attempt === 1 && e.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) continue;
-          throw storeError({ name: e.code ?? e.name, message: e.message });
-        }
-        const status = res.statusCode ?? 0;
-        if (status === 200 || status === 206) return rangeOf(res, range);
-        const { code, message } = await errorAnswer(res);
-        // The object is gone; a missing bucket is the operator's to fix (503, /readyz names it).
-        if (status === 404 && code !== 'NoSuchBucket') return undefined;
-        // S3 asks for a retry of a 500 or 503 (SlowDown); the SDK made one, so does this.
-        if (attempt === 1 && (status === 500 || status === 503)) {
-          await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
-          continue;
-        }
-        throw storeError({ Code: code, name: res.statusMessage, message, $metadata: { httpStatusCode: status } });
-      }
+      const res = await answer('GET', key, range);
+      return res && rangeOf(res, range);
+    },
+    async stat(key) {
+      const res = await answer('HEAD', key);
+      if (!res) return undefined;
+      // Its end gives the connection back to the pool, for the next request to take.
+      await finished(res.resume()).catch(() => {});
+      // A multipart object's checksum is of its parts' checksums (`…-N`), not of its bytes.
+      const checksum = res.headers['x-amz-checksum-sha256'];
+      return {
+        sizeBytes: Number(res.headers['content-length'] ?? 0),
+        contentType: res.headers['content-type'],
+        sha256: typeof checksum === 'string' && !checksum.includes('-') ? Buffer.from(checksum, 'base64').toString('hex') : undefined,
+      };
     },
     close() {
       agent.destroy();

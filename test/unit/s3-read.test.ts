@@ -291,3 +291,48 @@ describe('S3 store reads: a presigned GET over node:http', () => {
     }
   });
 });
+
+describe('S3 store stat (a direct upload’s completion): a presigned HEAD over node:http', () => {
+  const checksum = Buffer.from('a'.repeat(64), 'hex').toString('base64');
+  const headAnswer =
+    (headers: Record<string, string | number>): Answer =>
+    (req, res) =>
+      // (node:http sends no body in answer to a HEAD)
+      req.url!.startsWith(`/${BUCKET}/object?`) ? void res.writeHead(200, headers).end('x') : void res.writeHead(404).end();
+
+  it('asks for the checksum in a signed header, and reads size, type and sha256 from the answer', async () => {
+    answer = headAnswer({ 'Content-Length': 482_044, 'Content-Type': 'audio/wav', 'x-amz-checksum-sha256': checksum });
+    expect(await store.stat('object')).toEqual({ sizeBytes: 482_044, contentType: 'audio/wav', sha256: 'a'.repeat(64) });
+    const [head] = seen;
+    expect(head!.method).toBe('HEAD');
+    expect(head!.headers.authorization).toBeUndefined();
+    expect(head!.headers['x-amz-checksum-mode']).toBe('ENABLED');
+    const url = `${endpoint}${head!.url}`;
+    // S3 refuses a presigned request carrying an x-amz-* header it was not signed with.
+    expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-amz-checksum-mode');
+    expect(signatureValid('HEAD', url, CREDENTIALS.secretAccessKey, { 'x-amz-checksum-mode': 'ENABLED' })).toBe(true);
+    expect(signatureValid('HEAD', url, CREDENTIALS.secretAccessKey, { 'x-amz-checksum-mode': 'DISABLED' })).toBe(false);
+    expect(signatureValid('GET', url, CREDENTIALS.secretAccessKey, { 'x-amz-checksum-mode': 'ENABLED' })).toBe(false);
+  });
+
+  it('reports no sha256 where the store keeps none, or keeps a multipart object’s checksum of checksums', async () => {
+    answer = headAnswer({ 'Content-Length': 10, 'Content-Type': 'image/jpeg' });
+    expect(await store.stat('object')).toEqual({ sizeBytes: 10, contentType: 'image/jpeg', sha256: undefined });
+    answer = headAnswer({ 'Content-Length': 10, 'Content-Type': 'image/jpeg', 'x-amz-checksum-sha256': `${checksum}-3` });
+    expect((await store.stat('object'))?.sha256).toBeUndefined();
+  });
+
+  it('answers undefined for a missing object, and StoreUnavailable, named by the status, for a refusal', async () => {
+    expect(await store.stat('missing')).toBeUndefined();
+    answer = (_req, res) => void res.writeHead(403).end();
+    expect((await refusal(store.stat('object'))).reason).toBe('Forbidden (HTTP 403)');
+  });
+
+  it('keeps the connection for the next request', async () => {
+    answer = headAnswer({ 'Content-Length': 1, 'Content-Type': 'image/jpeg' });
+    await store.stat('object');
+    await store.stat('object');
+    expect((await bytesOf(await store.read('object'))).toString()).toBe('x');
+    expect(seen.map((s) => s.onConnection)).toEqual([1, 2, 3]);
+  });
+});

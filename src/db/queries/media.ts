@@ -14,7 +14,7 @@ export interface MediaRow {
   created_at: Date;
 }
 
-const COLUMNS = `m.sid, m.account_sid, m.kind, m.content_type, m.size_bytes, m.sha256, m.filename,
+export const MEDIA_COLUMNS = `m.sid, m.account_sid, m.kind, m.content_type, m.size_bytes, m.sha256, m.filename,
   m.object_key, m.requires_auth, m.application_id, m.created_at`;
 
 // Media past its account's retention is gone for readers even before the sweep runs.
@@ -47,7 +47,7 @@ export async function insertMedia(db: Queryable, m: NewMedia): Promise<MediaRow 
              FROM media_protection p
             WHERE p.account_sid = $2 AND p.kind = $3
               FOR SHARE
-           RETURNING ${COLUMNS}`,
+           RETURNING ${MEDIA_COLUMNS}`,
     values: [m.sid, m.accountSid, m.kind, m.contentType, m.sizeBytes, m.sha256, m.filename, m.objectKey, m.applicationId],
   });
   return rows[0];
@@ -60,7 +60,7 @@ export interface FoundMediaRow extends MediaRow {
 export async function findMedia(db: Queryable, accountSid: string, mediaSid: string): Promise<FoundMediaRow | undefined> {
   const { rows } = await db.query<FoundMediaRow>({
     name: 'media-find',
-    text: `SELECT ${COLUMNS}, a.retention_days FROM media m JOIN accounts a ON a.sid = m.account_sid
+    text: `SELECT ${MEDIA_COLUMNS}, a.retention_days FROM media m JOIN accounts a ON a.sid = m.account_sid
             WHERE m.sid = $1 AND m.account_sid = $2 AND ${NOT_EXPIRED}`,
     values: [mediaSid, accountSid],
   });
@@ -79,7 +79,7 @@ export interface ListedMediaRow extends MediaRow {
 
 // Keyset pagination on (created_at, sid), newest first: each page is one index range
 // scan however deep the client pages. The cursor keeps created_at to the microsecond.
-const LIST_SELECT = `SELECT ${COLUMNS},
+const LIST_SELECT = `SELECT ${MEDIA_COLUMNS},
     to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_created_at
   FROM media m JOIN accounts a ON a.sid = m.account_sid`;
 
@@ -111,7 +111,7 @@ export async function deleteMedia(db: Queryable, accountSid: string, mediaSid: s
     name: 'media-delete',
     text: `DELETE FROM media m USING accounts a
             WHERE a.sid = m.account_sid AND m.sid = $1 AND m.account_sid = $2 AND ${NOT_EXPIRED}
-           RETURNING ${COLUMNS}`,
+           RETURNING ${MEDIA_COLUMNS}`,
     values: [mediaSid, accountSid],
   });
   return rows[0];
