@@ -4,8 +4,8 @@ export interface Metrics {
   registry: Registry;
   /** mediagate_http_requests_total and mediagate_http_request_duration_seconds */
   http: HttpMetrics;
-  redirects: Counter<'outcome'>;
-  shareLinkUses: Counter<'outcome'>;
+  redirects: OutcomeCounter;
+  shareLinkUses: OutcomeCounter;
   /** 1 while /readyz would answer 200 (refreshed by every /readyz and /metrics) */
   ready: Gauge;
   /** each readiness check: 1 passing, 0 failing */
@@ -28,18 +28,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   return {
     registry,
     http: new HttpMetrics(registry),
-    redirects: new Counter({
-      name: 'mediagate_media_redirects_total',
-      help: 'Media URL requests by outcome (redirect_authenticated, redirect_anonymous, or the error code: unauthorized, forbidden, not_found, too_many_requests, ...)',
-      labelNames: ['outcome'],
+    redirects: new OutcomeCounter(
+      'mediagate_media_redirects_total',
+      'Media URL requests by outcome (redirect_authenticated, redirect_anonymous, or the error code: unauthorized, forbidden, not_found, too_many_requests, ...)',
       registers,
-    }),
-    shareLinkUses: new Counter({
-      name: 'mediagate_share_link_requests_total',
-      help: 'Share link requests by outcome (redirect, proxied, or the error code: not_found, too_many_requests, ...)',
-      labelNames: ['outcome'],
+    ),
+    shareLinkUses: new OutcomeCounter(
+      'mediagate_share_link_requests_total',
+      'Share link requests by outcome (redirect, proxied, or the error code: not_found, too_many_requests, ...)',
       registers,
-    }),
+    ),
     ready: new Gauge({ name: 'mediagate_ready', help: '1 while /readyz answers 200, else 0', registers }),
     readinessCheck: new Gauge({
       name: 'mediagate_readiness_check',
@@ -71,6 +69,34 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
   };
+}
+
+/**
+ * A counter by `outcome` for the redirects' hot paths: a request adds one to a plain Map
+ * entry, where prom-client's inc() hashes and validates its label object on every call
+ * (as HttpMetrics below explains). The counts become the Counter's series when it is
+ * collected, at a scrape.
+ */
+export class OutcomeCounter {
+  private readonly counts = new Map<string, number>();
+
+  constructor(name: string, help: string, registers: Registry[]) {
+    const counts = this.counts;
+    new Counter({
+      name,
+      help,
+      labelNames: ['outcome'],
+      registers,
+      collect(this: Counter<'outcome'>) {
+        this.reset();
+        for (const [outcome, n] of counts) this.inc({ outcome }, n);
+      },
+    });
+  }
+
+  inc(outcome: string): void {
+    this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
+  }
 }
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createScratchDatabase } from '../support/cli.js';
+import { accountApi } from '../support/credentials.js';
 import { getMediaUrl, newAccount, serviceForFile, startService, uploadJson } from '../support/service.js';
 
 const svc = serviceForFile();
@@ -44,6 +45,27 @@ describe('service endpoints', () => {
     expect(text).toMatch(/mediagate_media_redirects_total\{outcome="redirect_anonymous"\} [1-9]/);
     expect(text).toMatch(/mediagate_media_redirects_total\{outcome="not_found"\} [1-9]/);
     expect(text).toContain('mediagate_http_request_duration_seconds_bucket');
+  });
+
+  it('GET /metrics counts each redirect once, answered from memory or not, and each share link use', async () => {
+    const a = await newAccount(svc.db);
+    const m = await uploadJson(svc, a, 'counted');
+    const scrape = async (series: string) => {
+      const text = await (await fetch(`${svc.baseUrl}/metrics`)).text();
+      return Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const anonymous = 'mediagate_media_redirects_total{outcome="redirect_anonymous"}';
+    const shared = 'mediagate_share_link_requests_total{outcome="redirect"}';
+    const gone = 'mediagate_share_link_requests_total{outcome="not_found"}';
+    const before = { anonymous: await scrape(anonymous), shared: await scrape(shared), gone: await scrape(gone) };
+    // The first of each is answered the full way, the next from memory.
+    for (let i = 0; i < 3; i++) expect((await getMediaUrl(m.url)).status).toBe(302);
+    const link = (await (await accountApi(svc, a, `/media/${m.sid}/share-links`, { method: 'POST', json: {} })).json()) as { url: string };
+    for (let i = 0; i < 2; i++) expect((await fetch(link.url, { redirect: 'manual' })).status).toBe(302);
+    expect((await fetch(`${svc.baseUrl}/s/${'x'.repeat(43)}`, { redirect: 'manual' })).status).toBe(404);
+    expect(await scrape(anonymous)).toBe(before.anonymous + 3);
+    expect(await scrape(shared)).toBe(before.shared + 2);
+    expect(await scrape(gone)).toBe(before.gone + 1);
   });
 
   it('GET /metrics asks for METRICS_TOKEN as a Bearer token when it is set', async () => {

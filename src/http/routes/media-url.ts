@@ -168,7 +168,7 @@ export const mediaUrlRoutes = (limits: { mediaUrlTtlSeconds: number }): Route<Me
 const signedMethod = (ctx: Context) => (ctx.method === 'HEAD' ? 'HEAD' : 'GET');
 
 function record(ctx: Context, deps: MediaUrlDeps, outcome: string, answeredFrom: 'memory' | 'full'): void {
-  deps.metrics.redirects.inc({ outcome });
+  deps.metrics.redirects.inc(outcome);
   // The line names account and media already (the path's ids); `cached` marks an answer from memory.
   ctx.state.logFields = answeredFrom === 'memory' ? { outcome, cached: true } : { outcome };
 }

@@ -110,7 +110,7 @@ export const sharedRoutes = (limits: { shareUrlTtlSeconds: number }): Route<Shar
 
 /** The access line names the link by its sid, never by its token (the path is not logged either). */
 function record(ctx: Context, deps: SharedDeps, live: LiveShareLink | undefined, outcome: string, answeredFrom: 'memory' | 'full'): void {
-  deps.metrics.shareLinkUses.inc({ outcome });
+  deps.metrics.shareLinkUses.inc(outcome);
   ctx.state.logFields = {
     share_link: live?.link.sid,
     account: live?.link.accountSid,
