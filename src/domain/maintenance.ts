@@ -51,8 +51,9 @@ async function collectGarbageLocked(
   const cutoff = now.getTime() - options.graceSeconds * 1000;
   if (!options.dryRun) report.abandonedUploads = await deps.store.removeAbandonedUploads(new Date(cutoff));
   // Direct uploads never completed whose URL expired go, object and all, however young;
-  // each in a transaction that waits for a completion under way (then keeps it). An
-  // object whose URL may still be used is kept, however old.
+  // each in a transaction whose DELETE waits for a completing statement under way (then
+  // keeps the upload; a completion that comes after the DELETE answers 404). An object
+  // whose URL may still be used is kept, however old.
   for (const uploadId of await expiredUploads(deps.db, now)) {
     if (options.dryRun) continue;
     await withTransaction(deps.db, async (tx) => {
