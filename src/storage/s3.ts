@@ -31,9 +31,11 @@ export interface S3StoreOptions {
 
 const UNSIGNED = new Set(['x-amz-content-sha256']);
 const UNHOISTED = new Set(['x-amz-content-sha256', 'x-amz-checksum-mode']);
-// A HEAD asks for the object's checksum (S3 answers it only when asked, in a header that
-// must then be signed: S3 refuses a presigned request carrying unsigned x-amz-* headers).
-const HEADERS_SIGNED_FOR: Record<string, Record<string, string>> = { HEAD: { 'x-amz-checksum-mode': 'ENABLED' } };
+// The reader's HEAD (a direct upload's completion) asks for the object's checksum: S3
+// answers it only when asked, in a header that must then be signed (S3 refuses a
+// presigned request carrying unsigned x-amz-* headers). Only the reader's own requests
+// carry it: a HEAD URL handed to a client is signed for the host alone.
+const READ_HEADERS: Record<'GET' | 'HEAD', Record<string, string>> = { GET: {}, HEAD: { 'x-amz-checksum-mode': 'ENABLED' } };
 // A direct upload's checksum header stays a header the client sends (S3 checks the bytes against it).
 const UPLOAD_UNHOISTED = new Set(['x-amz-content-sha256', 'x-amz-checksum-sha256']);
 const UPLOAD_SIGNED = new Set(['content-type', 'content-length', 'x-amz-checksum-sha256']);
@@ -87,9 +89,16 @@ export function createS3Store(options: S3StoreOptions): Store {
   const host = origin.port === undefined ? origin.hostname : `${origin.hostname}:${origin.port}`;
 
   /** A query-signed request's path and query (`/bucket/key?X-Amz-...`): no call to S3, ~22 µs. */
-  async function presignedTarget(method: string, key: string, query: Record<string, string>, ttlSeconds: number, signedAt: Date): Promise<string> {
+  async function presignedTarget(
+    method: string,
+    key: string,
+    query: Record<string, string>,
+    ttlSeconds: number,
+    signedAt: Date,
+    headers: Record<string, string> = {},
+  ): Promise<string> {
     const signed = await presigner.presign(
-      { method, protocol: origin.protocol, hostname: origin.hostname, port: origin.port, path: `${origin.basePath}/${encodeKey(key)}`, query, headers: { host, ...HEADERS_SIGNED_FOR[method] } },
+      { method, protocol: origin.protocol, hostname: origin.hostname, port: origin.port, path: `${origin.basePath}/${encodeKey(key)}`, query, headers: { host, ...headers } },
       {
         expiresIn: ttlSeconds,
         signingDate: signedAt,
@@ -101,7 +110,9 @@ export function createS3Store(options: S3StoreOptions): Store {
     );
     return `${signed.path}?${formatQuery(signed.query ?? {})}`;
   }
-  const reader = presignedReader(origin, host, options.readTimeouts ?? READ_TIMEOUTS, (method, key) => presignedTarget(method, key, {}, READ_URL_TTL_SECONDS, new Date()));
+  const reader = presignedReader(origin, host, options.readTimeouts ?? READ_TIMEOUTS, (method, key) =>
+    presignedTarget(method, key, {}, READ_URL_TTL_SECONDS, new Date(), READ_HEADERS[method]),
+  );
 
   return {
     description: `S3 bucket ${bucket} at ${options.endpoint ?? `AWS ${options.region}`}`,
@@ -270,7 +281,7 @@ function presignedReader(
   /** One GET or HEAD, resolved with S3's answer (any status) once its headers arrive. */
   function send(method: 'GET' | 'HEAD', target: string, range: ByteRange | undefined): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const headers: OutgoingHttpHeaders = { host, ...HEADERS_SIGNED_FOR[method] };
+      const headers: OutgoingHttpHeaders = { host, ...READ_HEADERS[method] };
       if (range) headers.range = `bytes=${range.start}-${range.end}`;
       const req = request({ agent, method, hostname: origin.hostname, port: origin.port, path: target, headers });
       // Kept for the request's whole life: a socket error after the answer arrived is
