@@ -188,6 +188,22 @@ describe.each(['s3', 'local'] as const)('direct uploads, %s store', (storeKind) 
     expect(((await again.json()) as MediaJson).sid).toBe(media.sid);
   });
 
+  it('completes once when completions race: one 201, the rest 200 with the same media, one event', async () => {
+    const bytes = randomBytes(5000);
+    const started = await start(s, account, { kind: 'message', content_type: 'image/png', size_bytes: bytes.length });
+    expect((await put(started, bytes)).status).toBe(200);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => complete(s, account, started.upload_id)));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 201]);
+    const sids = new Set(await Promise.all(answers.map(async (r) => ((await r.json()) as MediaJson).sid)));
+    expect(sids.size).toBe(1);
+    const { rows } = await s.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM account_events WHERE type = 'upload.completed' AND detail->>'upload_id' = $1",
+      [started.upload_id],
+    );
+    expect(rows[0]!.n).toBe(1);
+  });
+
   it('refuses an object that does not match with 409, removes it, and creates nothing', async () => {
     const bytes = randomBytes(1000);
     const started = await start(s, account, { kind: 'message', content_type: 'image/png', size_bytes: bytes.length, sha256: sha256(bytes) });
