@@ -86,8 +86,8 @@ export async function startUpload(deps: UploadDeps, principal: Principal, accoun
  * is a 409 and nothing is created; one that does not match is also removed (the URL may
  * still be used again until it expires). The store is asked outside any transaction, and
  * the media is created in one statement that completes the upload only if no other
- * completion did (docs/performance.md: three round trips to PostgreSQL fewer, and no
- * connection held while the store answers).
+ * completion did: two round trips to PostgreSQL instead of six, and no connection held
+ * while the store answers (docs/performance.md, "Direct uploads").
  */
 export async function completeUpload(deps: UploadDeps, principal: Principal, accountSid: string, uploadId: string): Promise<{ media: Media; created: boolean }> {
   if (!isSid(uploadId, 'UP')) throw new NotFound('no such upload');
