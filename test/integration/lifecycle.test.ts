@@ -122,6 +122,18 @@ describe('SHUTDOWN_DELAY_SECONDS', () => {
 
   it('WORKERS=2: every worker is not ready during the delay, and all exit 0', async () => {
     const { serve } = await serveOnScratchDb({ WORKERS: '2', SHUTDOWN_DELAY_SECONDS: '600' });
+    // Both workers serve before the signal: the primary hands every connection to the one
+    // already listening until the other is (on a loaded machine, CI's once, that took longer
+    // than the 20 answers below, and one worker answered them all).
+    await expect
+      .poll(
+        async () => {
+          await (await fetch(`${serve.baseUrl}/readyz`, { headers: { Connection: 'close' } })).arrayBuffer();
+          return requestPids(serve, (l) => l.route === 'getReadiness' && l.status === 200).size;
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(2);
     serve.child.kill('SIGTERM');
     // Fresh connections are spread over both workers: 20 answers in a row are 503.
     for (let notReady = 0; notReady < 20; ) {
